@@ -1,0 +1,16 @@
+import type { ChangePlan } from './change-plan.js';
+import { desiredReplicas } from './desired-state.js';
+
+export const horizontalScaling: ChangePlan = {
+  type: 'scale_horizontal',
+  busyStatus: 'scaling',
+  doneStatus: 'running',
+  validate: (operation) => void desiredReplicas(operation),
+  method: (config) =>
+    config.horizontalScalingMode === 'patch'
+      ? { kind: 'patch' }
+      : { kind: 'ops-request', opsKind: 'HorizontalScaling' },
+  patch: (operation) => ({ spec: { replicas: desiredReplicas(operation) } }),
+  describe: (operation) => `Changing the number of replicas to ${desiredReplicas(operation)}`,
+  databaseFields: (operation) => ({ current_replicas: desiredReplicas(operation) }),
+};
