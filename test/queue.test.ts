@@ -463,6 +463,17 @@ describe('operation queue: dropping and removing', () => {
     assert.deepEqual(await q.claim(10), []);
   });
 
+  it('clears the dedup key of a cancelled waiting id only while it names that id', async () => {
+    const q = queue('w1');
+    await q.enqueue('op-00000000000a');
+    await redis.set('operations:dedup:db-1:restart', 'op-00000000000a');
+    await redis.set('operations:dedup:db-1:pause', 'op-someoneelse1');
+    assert.equal(await q.remove('op-00000000000a', { databaseId: 'db-1', type: 'restart' }), true);
+    assert.equal(await q.remove('op-00000000000a', { databaseId: 'db-1', type: 'pause' }), false);
+    assert.equal(await redis.get('operations:dedup:db-1:restart'), null);
+    assert.equal(await redis.get('operations:dedup:db-1:pause'), 'op-someoneelse1');
+  });
+
   it('removes a waiting id from pending or delayed on an admin cancel', async () => {
     const q = queue('w1');
     await q.enqueue('op-000000000001');

@@ -448,6 +448,38 @@ describe('store: ownership of an operation', () => {
     assert.equal((await store.getOperation('op-111122223333'))?.status, 'completed');
   });
 
+  it('fails a queued operation whose document is malformed, where the user looks', async () => {
+    await raw.collection('operations').insertOne({
+      _id: 'op-badbadbadbad' as never,
+      status: 'queued',
+      type: 'scale_sideways',
+    });
+    assert.equal(await store.failInvalidOperation('op-badbadbadbad', 'type is unknown'), true);
+    const doc = await rawDoc('operations', 'op-badbadbadbad');
+    assert.equal(doc.status, 'failed');
+    assert.equal(doc.error_message, 'type is unknown');
+    assert.equal(await store.failInvalidOperation('op-badbadbadbad', 'again'), false);
+  });
+
+  it('reopens a failed operation for an operator with fresh retries and a new attempt', async () => {
+    await started('op-aaaabbbbcccc');
+    await store.recordProgress('op-aaaabbbbcccc', 'token-1', {
+      step: 'change_requested',
+      attempt: 2,
+    });
+    await store.finishOperation('op-aaaabbbbcccc', 'token-1', 'failed', {
+      message: 'Failed',
+      errorMessage: 'OpsRequest failed',
+    });
+    assert.equal(await store.reopenOperation('op-aaaabbbbcccc'), true);
+    const reopened = await store.getOperation('op-aaaabbbbcccc');
+    assert.equal(reopened?.status, 'queued');
+    assert.equal(reopened?.retry_count, 0);
+    assert.equal(reopened?.worker_state?.attempt, 3);
+    assert.equal(reopened?.worker_state?.step, null);
+    assert.equal(await store.reopenOperation('op-aaaabbbbcccc'), false, 'queued is not failed');
+  });
+
   it('records a timeout with its error message', async () => {
     await started('op-aaaabbbbcccc');
     await store.finishOperation('op-aaaabbbbcccc', 'token-1', 'timeout', {

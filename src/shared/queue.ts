@@ -283,9 +283,17 @@ export class OperationQueue {
     return this.dropped;
   }
 
-  /** Takes a waiting id out of pending and delayed (admin cancel). True if it was waiting. */
-  async remove(operationId: string): Promise<boolean> {
-    return (await this.run('remove', operationId)) === 1;
+  /**
+   * Takes a waiting id out of pending and delayed (it was cancelled). With the operation's
+   * database and type, also clears the platform's dedup key while it names this id.
+   * True if the id was waiting.
+   */
+  async remove(
+    operationId: string,
+    dedup?: { databaseId: string; type: string },
+  ): Promise<boolean> {
+    const args = dedup ? [operationId, dedup.databaseId, dedup.type] : [operationId];
+    return (await this.run('remove', ...args)) === 1;
   }
 
   /** Recovers expired leases and promotes due delayed ids without claiming anything. */

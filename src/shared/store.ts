@@ -279,6 +279,58 @@ export class Store {
   }
 
   /**
+   * A queued or running operation whose document breaks the contract: failed, with the
+   * validation error where the user looks. Writes raw fields only (the document cannot be
+   * parsed). False if it was already final or does not exist.
+   */
+  async failInvalidOperation(id: string, errorMessage: string): Promise<boolean> {
+    const now = new Date();
+    const result = await this.operations.updateOne(
+      { _id: id, status: { $in: ['queued', 'in_progress'] } },
+      {
+        $set: {
+          status: 'failed',
+          completed_at: now,
+          message: 'Operation failed',
+          error_message: errorMessage,
+          'worker_state.claim_token': null,
+          'worker_state.updated_at': now,
+        },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  /**
+   * An operator retries a failed or timed-out operation: back to queued with a fresh set of
+   * retries. The next attempt gets an OpsRequest of its own (attempt + 1, step cleared), so
+   * the failed one is never adopted again. False if it is not failed/timeout.
+   */
+  async reopenOperation(id: string): Promise<boolean> {
+    const current = await this.getOperation(id).catch(() => null);
+    if (!current || (current.status !== 'failed' && current.status !== 'timeout')) return false;
+    const result = await this.operations.updateOne(
+      { _id: id, status: current.status },
+      {
+        $set: {
+          status: 'queued',
+          completed_at: null,
+          retry_count: 0,
+          message: 'Queued again by an operator',
+          worker_state: {
+            ...(current.worker_state ?? {}),
+            claim_token: null,
+            step: null,
+            attempt: (current.worker_state?.attempt ?? 1) + 1,
+            updated_at: new Date(),
+          },
+        },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  /**
    * Writes only the observed fields the worker owns (and updated_at) with $set; the desired
    * fields the API writes at the same time are never touched.
    */
