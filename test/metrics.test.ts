@@ -173,7 +173,7 @@ describe('events from actors', () => {
     assert.equal(await sample(metrics, 'dbaas_queue_dropped_total', { reason: 'not_found' }), 2);
   });
 
-  it('ignores malformed events rather than throwing, and never records bad durations', async () => {
+  it('ignores malformed events rather than throwing; never records bad durations', async () => {
     const metrics = metricsWith({ defaultMetrics: false });
     assert.equal(metrics.apply({ kind: 'no_such_event' } as unknown as MetricEvent), false);
     assert.equal(metrics.apply(null as unknown as MetricEvent), false);
