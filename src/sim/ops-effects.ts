@@ -7,6 +7,7 @@ import type { EngineInfo } from './engines.js';
 import { parseQuantity } from './quantity.js';
 import type { KubeObject } from './store.js';
 import {
+  type Component,
   type FieldPath,
   SIDECAR_COMPONENTS,
   type Topology,
@@ -84,7 +85,7 @@ function verticalScaling(c: Context, request: unknown): OpsPlan {
         const resources = (request[name] as Spec).resources as Spec;
         const component = c.topology.components[name]!;
         const container = name === 'maxscale' ? 'maxscale' : c.engine.container;
-        setResources(db, component.podTemplate!, container, resources);
+        setResources(db, component, container, resources);
       }
     },
   };
@@ -297,13 +298,18 @@ function missingComponent(
 /** v1 pod templates list containers; v1alpha2 ones carry `spec.resources` directly. */
 function setResources(
   db: KubeObject,
-  podTemplate: FieldPath,
+  component: Component,
   container: string,
   resources: Spec,
 ): void {
   const wanted: Spec = {};
   if (resources.requests) wanted.requests = structuredClone(resources.requests);
   if (resources.limits) wanted.limits = structuredClone(resources.limits);
+  if (component.resources) {
+    setPath(db, component.resources, wanted);
+    return;
+  }
+  const podTemplate = component.podTemplate!;
   if (db.apiVersion.endsWith('/v1alpha2')) {
     setPath(db, [...podTemplate, 'spec', 'resources'], wanted);
     return;

@@ -133,7 +133,10 @@ export function seedManifest(db: SeedDatabase): KubeObject {
       break;
     case 'elasticsearch':
       if (topology === 'dedicated') {
-        const node = (count: number) => ({ replicas: count, storage, podTemplate });
+        const node = (count: number) =>
+          version === 'v1'
+            ? { replicas: count, storage, podTemplate }
+            : { replicas: count, storage, resources };
         spec.topology = { master: node(3), ingest: node(2), data: node(replicas) };
       } else {
         common();

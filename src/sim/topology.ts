@@ -10,6 +10,8 @@ export type FieldPath = readonly string[];
 
 export interface Component {
   podTemplate?: FieldPath;
+  /** Where resources sit directly, for parts that have no pod template (v1alpha2 nodes). */
+  resources?: FieldPath;
   storage?: FieldPath;
   replicas?: FieldPath;
 }
@@ -110,10 +112,13 @@ export function describeTopology(engine: EngineName, db: KubeObject): Topology {
       const topology = spec.topology as Record<string, unknown> | undefined;
       if (!topology) return { name: 'combined', components: { node: main() } };
       const components: Record<string, Component> = {};
+      const v1alpha2 = db.apiVersion.endsWith('/v1alpha2');
       for (const role of ELASTICSEARCH_ROLES) {
         if (!topology[role]) continue;
         components[role] = {
-          podTemplate: ['spec', 'topology', role, 'podTemplate'],
+          ...(v1alpha2
+            ? { resources: ['spec', 'topology', role, 'resources'] }
+            : { podTemplate: ['spec', 'topology', role, 'podTemplate'] }),
           storage: ['spec', 'topology', role, 'storage'],
           replicas: ['spec', 'topology', role, 'replicas'],
         };
