@@ -379,6 +379,8 @@ describe('changing routes', () => {
     const url = `/v1/operations/${KNOWN_OPERATION}/enqueue`;
     const cases: Array<[unknown, RegExp]> = [
       [{ priority: 'high' }, /body\/priority must be number/],
+      [{ priority: '5' }, /body\/priority must be number/],
+      [{ priority: true }, /body\/priority must be number/],
       [{ priority: 1e10 }, /body\/priority must be <= 1000000000/],
       [{ priorty: 5 }, /body has an unknown field 'priorty'/],
       [[1, 2], /body must be a JSON object/],

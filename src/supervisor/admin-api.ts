@@ -6,6 +6,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -37,6 +38,13 @@ export interface AdminServerOptions {
   readyTimeoutMs?: number;
 }
 
+// Unknown fields are an error, not silently stripped: a typo in `priority` must not queue an
+// operation with the default priority. Only the URL's parts, which are strings by nature, are
+// coerced to the declared types; a body must already be typed (`"priority": true` is not 1).
+// allErrors stays off: collecting every error of a hostile input costs unbounded time.
+const urlValidator = new Ajv({ coerceTypes: 'array', useDefaults: true, allErrors: false });
+const bodyValidator = new Ajv({ coerceTypes: false, useDefaults: true, allErrors: false });
+
 /** Keys dropped from any document before it is serialized, at any depth. */
 const SECRET_KEYS = new Set(['kubeconfig_content', 'kubeconfig', 'password', 'token']);
 
@@ -54,14 +62,14 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    // Unknown fields are an error, not silently stripped: a typo in `priority` must not
-    // queue an operation with the default priority.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     // The router rejects some URLs before any route runs; answer those in the same shape.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   });
 
   acceptEmptyJsonBodies(app);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyValidator : urlValidator).compile(schema),
+  );
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!.slice(0, 200);
