@@ -73,6 +73,8 @@ export function seedManifest(db: SeedDatabase): KubeObject {
     version === 'v1'
       ? { spec: { containers: [{ name: engine.container, resources }] } }
       : { spec: { resources } };
+  // Each part gets its own copy: a change to one shard's template must not reach mongos.
+  const own = <T>(value: T): T => structuredClone(value);
   const replicas = db.replicas ?? (topology === 'standalone' || topology === 'combined' ? 1 : 3);
 
   const spec: Record<string, unknown> = {
@@ -80,20 +82,21 @@ export function seedManifest(db: SeedDatabase): KubeObject {
     storageType: 'Durable',
     [version === 'v1' ? 'deletionPolicy' : 'terminationPolicy']: 'WipeOut',
   };
-  const common = () => Object.assign(spec, { replicas, storage, podTemplate });
+  const common = () =>
+    Object.assign(spec, { replicas, storage: own(storage), podTemplate: own(podTemplate) });
   switch (db.engine) {
     case 'mongodb':
       if (topology === 'sharded') {
         spec.shardTopology = {
-          shard: { shards: 2, replicas, storage, podTemplate },
-          configServer: { replicas: 3, storage, podTemplate },
-          mongos: { replicas: 2, podTemplate },
+          shard: { shards: 2, replicas, storage: own(storage), podTemplate: own(podTemplate) },
+          configServer: { replicas: 3, storage: own(storage), podTemplate: own(podTemplate) },
+          mongos: { replicas: 2, podTemplate: own(podTemplate) },
         };
       } else if (topology === 'replicaset') {
         common();
         spec.replicaSet = { name: 'rs0' };
       } else {
-        Object.assign(spec, { storage, podTemplate });
+        Object.assign(spec, { storage: own(storage), podTemplate: own(podTemplate) });
       }
       break;
     case 'postgres':
@@ -119,7 +122,11 @@ export function seedManifest(db: SeedDatabase): KubeObject {
       break;
     case 'redis':
       if (topology === 'cluster') {
-        Object.assign(spec, { storage, podTemplate, mode: 'Cluster' });
+        Object.assign(spec, {
+          storage: own(storage),
+          podTemplate: own(podTemplate),
+          mode: 'Cluster',
+        });
         const shards = version === 'v1' ? 'shards' : 'master';
         spec.cluster = { [shards]: 3, replicas: Math.max(1, replicas - 1) };
       } else if (topology === 'sentinel') {
@@ -135,8 +142,8 @@ export function seedManifest(db: SeedDatabase): KubeObject {
       if (topology === 'dedicated') {
         const node = (count: number) =>
           version === 'v1'
-            ? { replicas: count, storage, podTemplate }
-            : { replicas: count, storage, resources };
+            ? { replicas: count, storage: own(storage), podTemplate: own(podTemplate) }
+            : { replicas: count, storage: own(storage), resources: own(resources) };
         spec.topology = { master: node(3), ingest: node(2), data: node(replicas) };
       } else {
         common();

@@ -101,7 +101,7 @@ export class Store {
 
   /** Stores a new object, stamping uid, creationTimestamp and a fresh resourceVersion. */
   create(group: string, plural: string, object: KubeObject): KubeObject {
-    const stored = structuredClone(object);
+    const stored = copy(object);
     this.revision += 1;
     stored.metadata.uid = stored.metadata.uid ?? randomUUID();
     stored.metadata.creationTimestamp = stored.metadata.creationTimestamp ?? timestamp();
@@ -121,7 +121,7 @@ export class Store {
     const namespace = object.metadata.namespace ?? '';
     const k = key(group, plural, namespace, object.metadata.name);
     const previous = this.objects.get(k)?.object;
-    const stored = structuredClone(object);
+    const stored = copy(object);
     this.revision += 1;
     stored.metadata.resourceVersion = String(this.revision);
     this.objects.set(k, { group, plural, object: stored });
@@ -197,6 +197,11 @@ export class Store {
       this.start = 0;
     }
   }
+}
+
+/** A JSON copy: unlike structuredClone it never keeps two fields pointing at one object. */
+function copy(object: KubeObject): KubeObject {
+  return JSON.parse(JSON.stringify(object)) as KubeObject;
 }
 
 function key(group: string, plural: string, namespace: string, name: string): string {
