@@ -10,7 +10,6 @@ export const horizontalScaling: ChangePlan = {
     config.horizontalScalingMode === 'patch'
       ? { kind: 'patch' }
       : { kind: 'ops-request', opsKind: 'HorizontalScaling' },
-  patch: (operation) => ({ spec: { replicas: desiredReplicas(operation) } }),
   describe: (operation) => `Changing the number of replicas to ${desiredReplicas(operation)}`,
   databaseFields: (operation) => ({ current_replicas: desiredReplicas(operation) }),
 };

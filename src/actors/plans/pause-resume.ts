@@ -9,7 +9,6 @@ export const pause: ChangePlan = {
   doneStatus: 'paused',
   validate: () => undefined,
   method: () => ({ kind: 'patch' }),
-  patch: () => ({ spec: { halted: true } }),
   describe: () => 'Pausing the database (pods stop, data is kept)',
   databaseFields: () => ({}),
 };
@@ -20,7 +19,6 @@ export const resume: ChangePlan = {
   doneStatus: 'running',
   validate: () => undefined,
   method: () => ({ kind: 'patch' }),
-  patch: () => ({ spec: { halted: false } }),
   describe: () => 'Resuming the database',
   databaseFields: () => ({}),
 };

@@ -21,9 +21,6 @@ export const storageExpansion: ChangePlan = {
     config.storageExpansionMode === 'patch'
       ? { kind: 'patch' }
       : { kind: 'ops-request', opsKind: 'VolumeExpansion' },
-  patch: (operation) => ({
-    spec: { storage: { resources: { requests: { storage: `${desiredStorageGb(operation)}Gi` } } } },
-  }),
   describe: (operation) => `Expanding storage to ${desiredStorageGb(operation)} GB`,
   databaseFields: (operation) => ({ current_storage_gb: desiredStorageGb(operation) }),
 };

@@ -1,0 +1,106 @@
+// The piscina entry point: every task is one actor. A thread hosts many actors at once
+// (concurrentTasksPerWorker), which share the thread's MongoDB connection, Kubernetes
+// clients and OpsRequest watches. The pool runs with Atomics disabled, so a thread's event
+// loop keeps turning between tasks and its watches and timers never stall (DESIGN.md).
+
+import { threadId, workerData } from 'node:worker_threads';
+import {
+  MongoError,
+  MongoNetworkError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from 'mongodb';
+import { TransientError, errorMessage } from '../shared/errors.js';
+import type { Config } from '../shared/config.js';
+import { KubeClients } from '../shared/kubedb/index.js';
+import { createLogger } from '../shared/logger.js';
+import { Store } from '../shared/store.js';
+import type { ActorMessage, ActorOutcome, ActorTask, SupervisorMessage } from './messages.js';
+import { runActor, type StopReason } from './operation-actor.js';
+
+interface ThreadData {
+  config: Config;
+}
+
+const { config } = workerData as ThreadData;
+const logger = createLogger(config.logLevel, { workerId: config.workerId, thread: threadId });
+
+let resources: Promise<{ store: Store; kube: KubeClients }> | null = null;
+
+function threadResources() {
+  resources ??= (async () => {
+    const store = await Store.connect(config.mongodbUrl, config.mongodbDatabase, logger);
+    const kube = new KubeClients({ config, logger });
+    return { store, kube };
+  })().catch((error: unknown) => {
+    resources = null;
+    throw error;
+  });
+  return resources;
+}
+
+/** A failure of the infrastructure rather than of the operation or of our code. */
+function isOutage(error: unknown): boolean {
+  return (
+    error instanceof TransientError ||
+    error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoTopologyClosedError ||
+    (error instanceof MongoError && error.hasErrorLabel('RetryableWriteError'))
+  );
+}
+
+export default async function actor(task: ActorTask): Promise<ActorOutcome> {
+  const { port } = task;
+  const post = (message: ActorMessage) => port.postMessage(message);
+  const stop = new AbortController();
+  let stopReason: StopReason | null = null;
+  let lockRequests = 0;
+  const pendingLocks = new Map<number, (result: SupervisorMessage) => void>();
+
+  port.on('message', (message: SupervisorMessage) => {
+    if (message.type === 'stop') {
+      stopReason ??= message.reason;
+      stop.abort();
+    } else if (message.type === 'lock_database_result') {
+      pendingLocks.get(message.requestId)?.(message);
+      pendingLocks.delete(message.requestId);
+    }
+  });
+
+  try {
+    post({ type: 'started', threadId });
+    const { store, kube } = await threadResources();
+    return await runActor(
+      { operationId: task.operationId, claimToken: task.claimToken, restarts: task.restarts },
+      {
+        config,
+        store,
+        kube,
+        logger,
+        workerId: task.workerId,
+        progress: (update) => post({ type: 'progress', ...update }),
+        metric: (event) => post({ type: 'metric', event }),
+        lockDatabase: (databaseId) =>
+          new Promise<boolean>((resolve, reject) => {
+            const requestId = ++lockRequests;
+            pendingLocks.set(requestId, (result) => {
+              if (result.type !== 'lock_database_result') return;
+              if (result.error) reject(new Error(result.error));
+              else resolve(result.locked);
+            });
+            post({ type: 'lock_database', requestId, databaseId });
+          }),
+        stopSignal: stop.signal,
+        stopReason: () => stopReason,
+      },
+    );
+  } catch (error) {
+    if (!isOutage(error)) throw error;
+    // MongoDB is away: nothing could be recorded, so the claim goes back to wait, uncounted.
+    logger.warn({ operationId: task.operationId, error: errorMessage(error) }, 'actor_deferred');
+    return { kind: 'deferred', reason: `storage unavailable: ${errorMessage(error)}` };
+  } finally {
+    port.close();
+  }
+}

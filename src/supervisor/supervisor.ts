@@ -1,0 +1,496 @@
+// The supervisor claims operations while it has capacity, hands each to an actor in the
+// pool, keeps their leases alive, restarts actors whose thread died, turns each actor's
+// outcome into the matching queue transition, and hands everything back on shutdown.
+
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { Piscina } from 'piscina';
+import type { Redis } from 'ioredis';
+import type {
+  ActorMessage,
+  ActorOutcome,
+  ActorTask,
+  SupervisorMessage,
+} from '../actors/messages.js';
+import type { Config } from '../shared/config.js';
+import { errorMessage } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { MetricEvent } from '../shared/metric-events.js';
+import { type Claim, type OperationQueue } from '../shared/queue.js';
+import { queueKeys } from '../shared/queue-keys.js';
+import type { Store } from '../shared/store.js';
+import { FINAL_OPERATION_STATUSES, type Operation } from '../shared/types.js';
+import type { ActorView, AdminBackend, QueueView, ReadyView } from './admin-backend.js';
+import { Doorbell } from './doorbell.js';
+
+/** What the supervisor reports to metrics besides the actors' own events. */
+export interface SupervisorMetrics {
+  apply(event: MetricEvent): void;
+}
+
+export interface SupervisorDeps {
+  config: Config;
+  queue: OperationQueue;
+  store: Store;
+  redis: Redis;
+  pool: Piscina;
+  metrics: SupervisorMetrics;
+  logger: Logger;
+}
+
+interface ActorRecord {
+  claim: Claim;
+  view: ActorView;
+  port: MessagePort | null;
+  /** Thread deaths survived by this operation in this process. */
+  crashes: number;
+  settled: boolean;
+}
+
+export class Supervisor implements AdminBackend {
+  readonly workerId: string;
+  private readonly actorsById = new Map<string, ActorRecord>();
+  private readonly doorbell = new Doorbell();
+  private isPaused = false;
+  private stopping = false;
+  private claimLoop: Promise<void> | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private readonly idle = new Set<() => void>();
+
+  constructor(private readonly deps: SupervisorDeps) {
+    this.workerId = deps.config.workerId;
+  }
+
+  start(): void {
+    this.claimLoop = this.runClaimLoop();
+    this.renewTimer = setInterval(() => void this.renewLeases(), this.deps.config.leaseRenewMs);
+    this.deps.logger.info(
+      {
+        concurrency: this.deps.config.concurrency,
+        threads: this.deps.config.threads,
+      },
+      'supervisor_started',
+    );
+  }
+
+  get inFlight(): number {
+    return this.actorsById.size;
+  }
+
+  // ---- claiming and dispatch ---------------------------------------------------------
+
+  private async runClaimLoop() {
+    const { config, queue, logger } = this.deps;
+    let failures = 0;
+    while (!this.stopping) {
+      const free = config.concurrency - this.actorsById.size;
+      if (this.isPaused || free <= 0) {
+        await this.doorbell.wait(config.claimPollMs);
+        continue;
+      }
+      const wanted = Math.min(free, config.claimBatch);
+      let claims: Claim[];
+      try {
+        claims = await queue.claim(wanted);
+        failures = 0;
+      } catch (error) {
+        // Redis is away: wait and try again; nothing is lost while nothing is claimed.
+        failures += 1;
+        this.deps.metrics.apply({ kind: 'worker_error', code: 'STORE_TRANSIENT' });
+        logger.warn({ error: errorMessage(error), failures }, 'claim_failed');
+        await this.doorbell.wait(Math.min(5_000, config.claimPollMs * 2 ** failures));
+        continue;
+      }
+      if (this.stopping) {
+        await Promise.all(claims.map((claim) => queue.release(claim).catch(() => undefined)));
+        break;
+      }
+      for (const claim of claims) this.dispatch(claim);
+      if (claims.length < wanted) await this.doorbell.wait(config.claimPollMs);
+    }
+  }
+
+  private dispatch(claim: Claim) {
+    const record: ActorRecord = {
+      claim,
+      crashes: 0,
+      port: null,
+      settled: false,
+      view: {
+        operationId: claim.operationId,
+        databaseId: null,
+        type: null,
+        thread: null,
+        startedAt: new Date().toISOString(),
+        step: 'claimed',
+        progress: 0,
+        message: null,
+        restarts: claim.restarts,
+      },
+    };
+    this.actorsById.set(claim.operationId, record);
+    this.deps.logger.debug({ operationId: claim.operationId }, 'operation_claimed');
+    void this.runActor(record);
+  }
+
+  private async runActor(record: ActorRecord) {
+    const { pool, config, logger } = this.deps;
+    const channel = new MessageChannel();
+    record.port = channel.port1;
+    channel.port1.on('message', (message: ActorMessage) => this.onActorMessage(record, message));
+    const task: ActorTask = {
+      operationId: record.claim.operationId,
+      claimToken: record.claim.token,
+      restarts: record.claim.restarts + record.crashes,
+      workerId: this.workerId,
+      port: channel.port2,
+    };
+
+    let outcome: ActorOutcome;
+    try {
+      outcome = await pool.run(task, { transferList: [channel.port2] });
+    } catch (error) {
+      channel.port1.close();
+      record.port = null;
+      await this.onActorCrash(record, error);
+      return;
+    }
+    channel.port1.close();
+    record.port = null;
+    logger.debug({ operationId: record.claim.operationId, outcome: outcome.kind }, 'actor_ended');
+    await this.settle(record, outcome);
+    if (!this.stopping || config.shutdownGraceMs >= 0) this.doorbell.notify();
+  }
+
+  private onActorMessage(record: ActorRecord, message: ActorMessage) {
+    switch (message.type) {
+      case 'started':
+        record.view.thread = message.threadId;
+        break;
+      case 'progress':
+        record.view.step = message.step;
+        record.view.progress = message.progress;
+        record.view.message = message.message;
+        if (message.databaseId) record.view.databaseId = message.databaseId;
+        if (message.operationType) record.view.type = message.operationType;
+        break;
+      case 'metric':
+        this.deps.metrics.apply(message.event);
+        break;
+      case 'lock_database':
+        record.view.databaseId = message.databaseId;
+        void this.deps.queue
+          .lockDatabase(record.claim, message.databaseId)
+          .then(
+            (locked): SupervisorMessage => ({
+              type: 'lock_database_result',
+              requestId: message.requestId,
+              locked,
+            }),
+            (error): SupervisorMessage => ({
+              type: 'lock_database_result',
+              requestId: message.requestId,
+              locked: false,
+              error: errorMessage(error),
+            }),
+          )
+          .then((reply) => record.port?.postMessage(reply));
+        break;
+    }
+  }
+
+  /** The actor's thread died (or its code threw): resume it from its checkpoint, bounded. */
+  private async onActorCrash(record: ActorRecord, error: unknown) {
+    const { config, logger, metrics } = this.deps;
+    const operationId = record.claim.operationId;
+    record.crashes += 1;
+    metrics.apply({ kind: 'thread_restarted' });
+    logger.error(
+      { operationId, crashes: record.crashes, error: errorMessage(error) },
+      'actor_crashed',
+    );
+
+    if (this.stopping) {
+      await this.settle(record, { kind: 'handed_back' });
+      return;
+    }
+    if (record.crashes > config.actorRestartLimit) {
+      const reason =
+        `the worker thread running this operation crashed ${record.crashes} times ` +
+        `(last: ${errorMessage(error)}); report this to the platform team`;
+      const operation = await this.deps.store.getOperation(operationId).catch(() => null);
+      await this.deps.store
+        .finishOperation(operationId, record.claim.token, 'failed', {
+          message: 'Operation failed',
+          errorMessage: reason,
+        })
+        .catch((e: unknown) =>
+          logger.warn({ error: errorMessage(e) }, 'operation_fail_write_failed'),
+        );
+      await this.settle(record, {
+        kind: 'failed',
+        databaseId: operation?.database_id ?? record.view.databaseId ?? '',
+        type: operation?.type ?? record.view.type ?? '',
+        reason,
+      });
+      return;
+    }
+    const delay = Math.min(30_000, 250 * 2 ** (record.crashes - 1));
+    record.view.step = 'restarting';
+    record.view.restarts += 1;
+    setTimeout(() => {
+      if (this.stopping) void this.settle(record, { kind: 'handed_back' });
+      else void this.runActor(record);
+    }, delay);
+  }
+
+  /** Applies the queue transition for an outcome; retried while Redis is away. */
+  private async settle(record: ActorRecord, outcome: ActorOutcome) {
+    const { queue, logger, metrics, config } = this.deps;
+    const { claim } = record;
+    if (record.settled) return;
+    record.settled = true;
+
+    const transition = async () => {
+      switch (outcome.kind) {
+        case 'completed':
+        case 'cancelled':
+          await queue.complete(claim, outcome.databaseId, outcome.type);
+          break;
+        case 'failed':
+        case 'timeout':
+          await queue.deadLetter(claim, outcome.databaseId, outcome.type, outcome.reason);
+          break;
+        case 'retry':
+          await queue.retry(claim, outcome.retryNumber, outcome.reason);
+          break;
+        case 'deferred':
+          await queue.defer(claim, config.databaseBusyDelayMs, outcome.reason);
+          break;
+        case 'handed_back':
+          await queue.release(claim);
+          break;
+        case 'dropped':
+          await queue.drop(claim, outcome.reason);
+          break;
+        case 'claim_lost':
+          break;
+      }
+    };
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await transition();
+        break;
+      } catch (error) {
+        metrics.apply({ kind: 'worker_error', code: 'STORE_TRANSIENT' });
+        logger.warn(
+          {
+            operationId: claim.operationId,
+            outcome: outcome.kind,
+            attempt,
+            error: errorMessage(error),
+          },
+          'queue_transition_failed',
+        );
+        if (attempt >= 20) {
+          // The lease will expire and another claimer will see the operation's final state.
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+
+    if (outcome.kind === 'failed' || outcome.kind === 'timeout') {
+      metrics.apply({ kind: 'dead_lettered' });
+    } else if (outcome.kind === 'dropped') {
+      metrics.apply({ kind: 'queue_dropped', reason: dropReasonLabel(outcome.reason) });
+    }
+    this.actorsById.delete(claim.operationId);
+    if (this.actorsById.size === 0) for (const resolve of this.idle) resolve();
+  }
+
+  // ---- leases and cancellation -------------------------------------------------------
+
+  private async renewLeases() {
+    const records = [...this.actorsById.values()].filter((record) => !record.settled);
+    if (records.length === 0) return;
+    try {
+      const lost = new Set(await this.deps.queue.renew(records.map((record) => record.claim)));
+      for (const record of records) {
+        if (lost.has(record.claim.operationId)) this.stopActor(record, 'claim_lost');
+      }
+    } catch (error) {
+      this.deps.metrics.apply({ kind: 'worker_error', code: 'STORE_TRANSIENT' });
+      this.deps.logger.warn({ error: errorMessage(error) }, 'lease_renewal_failed');
+    }
+    await this.sweepCancelled(records);
+  }
+
+  /** Operations cancelled in MongoDB (by the platform's API) stop without waiting for a step. */
+  private async sweepCancelled(records: ActorRecord[]) {
+    const ids = records.map((record) => record.claim.operationId);
+    try {
+      for (let i = 0; i < ids.length; i += 500) {
+        const cancelled = await this.deps.store.listOperations(
+          { ids: ids.slice(i, i + 500), status: ['cancelled'] },
+          500,
+        );
+        for (const operation of cancelled) {
+          const record = this.actorsById.get(operation._id);
+          if (record) this.stopActor(record, 'cancelled');
+        }
+      }
+    } catch (error) {
+      this.deps.logger.warn({ error: errorMessage(error) }, 'cancel_sweep_failed');
+    }
+  }
+
+  private stopActor(record: ActorRecord, reason: 'handback' | 'cancelled' | 'claim_lost') {
+    const message: SupervisorMessage = { type: 'stop', reason };
+    record.port?.postMessage(message);
+  }
+
+  // ---- pause, resume, shutdown -------------------------------------------------------
+
+  pause(): void {
+    this.isPaused = true;
+    this.deps.logger.info({}, 'supervisor_paused');
+  }
+
+  resume(): void {
+    this.isPaused = false;
+    this.doorbell.notify();
+    this.deps.logger.info({}, 'supervisor_resumed');
+  }
+
+  paused(): boolean {
+    return this.isPaused;
+  }
+
+  /**
+   * Stops claiming, asks every actor to hand its operation back at its next step boundary,
+   * waits up to the grace period, then hands back whatever is left itself.
+   */
+  async shutdown(graceMs = this.deps.config.shutdownGraceMs): Promise<void> {
+    const { logger, queue, store } = this.deps;
+    if (this.stopping) return;
+    this.stopping = true;
+    this.doorbell.notify();
+    await this.claimLoop;
+    logger.info({ inFlight: this.actorsById.size, graceMs }, 'shutdown_started');
+
+    for (const record of this.actorsById.values()) this.stopActor(record, 'handback');
+    await this.whenIdle(graceMs);
+
+    const left = [...this.actorsById.values()];
+    await Promise.all(
+      left.map(async (record) => {
+        await store
+          .releaseOperation(record.claim.operationId, record.claim.token)
+          .catch(() => false);
+        await this.settle(record, { kind: 'handed_back' });
+      }),
+    );
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    logger.info({ handedBack: left.length }, 'shutdown_finished');
+    void queue;
+  }
+
+  private whenIdle(ms: number): Promise<void> {
+    if (this.actorsById.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.idle.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.idle.add(done);
+    });
+  }
+
+  // ---- admin backend -----------------------------------------------------------------
+
+  actors(): ActorView[] {
+    return [...this.actorsById.values()].map((record) => ({ ...record.view }));
+  }
+
+  async queue(): Promise<QueueView> {
+    return this.deps.queue.depths();
+  }
+
+  async ready(): Promise<ReadyView> {
+    const check = (promise: Promise<unknown>) =>
+      promise.then(
+        () => true,
+        () => false,
+      );
+    const [redis, mongodb] = await Promise.all([
+      check(this.deps.redis.ping()),
+      check(this.deps.store.ping()),
+    ]);
+    return { redis, mongodb, pool: !this.stopping && this.deps.pool.threads.length > 0 };
+  }
+
+  async operation(id: string): Promise<Record<string, unknown> | null> {
+    const operation = await this.deps.store.getOperation(id);
+    return operation ? toJson(operation) : null;
+  }
+
+  async enqueue(
+    id: string,
+    priority = 5,
+  ): Promise<'queued' | 'not_found' | 'final' | 'already_queued'> {
+    const operation = await this.deps.store.getOperation(id);
+    if (!operation) return 'not_found';
+    if (FINAL_OPERATION_STATUSES.includes(operation.status)) return 'final';
+    if (this.actorsById.has(id)) return 'already_queued';
+    const score = await this.deps.redis.zscore(queueKeys.pending, id);
+    if (score !== null) return 'already_queued';
+    await this.deps.queue.enqueue(id, priority);
+    return 'queued';
+  }
+
+  async cancel(id: string): Promise<'cancelled' | 'not_found' | 'final'> {
+    const previous = await this.deps.store.cancelOperation(id, 'Cancelled by an operator');
+    if (previous === null) {
+      return (await this.deps.store.getOperation(id).catch(() => null)) ? 'final' : 'not_found';
+    }
+    const record = this.actorsById.get(id);
+    if (record) {
+      this.stopActor(record, 'cancelled');
+    } else {
+      const operation = await this.deps.store.getOperation(id).catch(() => null);
+      await this.deps.queue.remove(
+        id,
+        operation ? { databaseId: operation.database_id, type: operation.type } : undefined,
+      );
+    }
+    this.deps.logger.info({ operationId: id, previous }, 'operation_cancelled_by_admin');
+    return 'cancelled';
+  }
+
+  async retryDead(id: string): Promise<'queued' | 'not_found'> {
+    const reopened = await this.deps.store.reopenOperation(id);
+    if (!reopened) return 'not_found';
+    const moved = await this.deps.queue.requeueDead(id, 10);
+    if (!moved) await this.deps.queue.enqueue(id, 10);
+    return 'queued';
+  }
+
+  async deadLetters(limit: number) {
+    const letters = await this.deps.queue.deadLetters(limit);
+    return letters.map((letter) => ({ ...letter, at: new Date(letter.at).toISOString() }));
+  }
+}
+
+/** The fixed label of a drop reason: not_found, invalid or final. */
+function dropReasonLabel(reason: string): string {
+  if (reason.startsWith('operation_missing')) return 'not_found';
+  if (reason.startsWith('operation_invalid')) return 'invalid';
+  return 'final';
+}
+
+function toJson(operation: Operation): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(operation)) as Record<string, unknown>;
+}
