@@ -11,7 +11,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { PermanentError, WorkerError, errorMessage } from '../errors.js';
+import { PermanentError, TransientError, WorkerError, errorMessage } from '../errors.js';
 import { asStatus, kubeStatusCode } from './api-errors.js';
 import type { KubeObject } from './resources.js';
 
@@ -217,7 +217,13 @@ class OpsRequestFeed {
     if (this.followerCount > 0 && !this.stop.signal.aborted) {
       for (const set of [...this.followers.values()]) {
         for (const follower of [...set]) {
-          follower.settle({ error: new Error(`watch of ${this.source.describe} was closed`) });
+          follower.settle({
+            error: new TransientError(
+              'KUBE_TRANSIENT',
+              `the watch of ${this.source.describe} was closed before ${follower.name} finished`,
+              { hint: 'Follow it again; the OpsRequest itself is not affected' },
+            ),
+          });
         }
       }
     }
@@ -254,6 +260,7 @@ class OpsRequestFeed {
       }
 
       const outcome = await this.watchOnce(stop);
+      this.logger.debug({ feed: this.source.describe, outcome }, 'ops_request_watch_ended');
       if (outcome === 'stopped') break;
       if (outcome === 'closed') {
         failures = 0;
@@ -283,6 +290,7 @@ class OpsRequestFeed {
 
   private async relist(stop: AbortSignal) {
     const listNumber = ++this.listsStarted;
+    this.logger.debug({ feed: this.source.describe, list: listNumber }, 'ops_request_list');
     this.lastListAt = Date.now();
     const { items, resourceVersion } = await this.source.list(stop);
     const present = new Set<string>();
