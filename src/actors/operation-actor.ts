@@ -151,7 +151,8 @@ class OperationRun {
   ) {
     this.plan = CHANGE_PLANS[operation.type];
     this.checkpoint = operation.worker_state?.step ?? null;
-    this.attempt = operation.worker_state?.attempt ?? 1;
+    // A document without a recorded attempt is on its first one.
+    this.attempt = Math.max(1, operation.worker_state?.attempt ?? 1);
     this.progress = operation.progress ?? 0;
   }
 

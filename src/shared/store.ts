@@ -321,7 +321,7 @@ export class Store {
             ...(current.worker_state ?? {}),
             claim_token: null,
             step: null,
-            attempt: (current.worker_state?.attempt ?? 1) + 1,
+            attempt: Math.max(1, current.worker_state?.attempt ?? 1) + 1,
             updated_at: new Date(),
           },
         },

@@ -65,10 +65,13 @@ export class FaultPlan {
     const next = { ...this.current, ...stripUndefined(faults) };
     validate(next);
     this.current = next;
+    // A new list of kinds starts from its first entry, so tests can predict the sequence.
+    if (faults.errorKinds !== undefined) this.turn = 0;
   }
 
   reset(): void {
     this.current = { ...NO_FAULTS };
+    this.turn = 0;
   }
 
   /** The fault this request gets, if any. Decided once per request, before it is served. */

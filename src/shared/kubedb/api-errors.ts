@@ -102,7 +102,15 @@ export function responseError(
     : new PermanentError('KUBE_REJECTED', message, { hint, details });
 }
 
-/** The error for a request that got no HTTP answer: refused, reset, timed out. */
+/** Node's codes for a server certificate the kubeconfig does not trust. */
+const UNTRUSTED_CERTIFICATE =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|CERT_.*|.*SELF_SIGNED.*|UNABLE_TO_(GET|VERIFY)_.*)$/;
+
+/**
+ * The error for a request that got no HTTP answer: refused, reset, timed out (transient),
+ * or a server certificate the kubeconfig does not trust (permanent: it will not change by
+ * itself, and retrying only delays the message that says what to fix).
+ */
 export function networkError(
   verb: string,
   target: string,
@@ -110,6 +118,19 @@ export function networkError(
   timeoutMs?: number,
 ): WorkerError {
   const code = (cause as { code?: string } | null)?.code;
+  if (code && UNTRUSTED_CERTIFICATE.test(code)) {
+    return new PermanentError(
+      'KUBECONFIG_INVALID',
+      `${verb} ${target}: the API server's certificate is not trusted (${code})`,
+      {
+        hint:
+          "Put the cluster's CA in the kubeconfig's certificate-authority-data, or set " +
+          "the provider's verify_ssl to false",
+        details: { verb, target, network: code },
+        cause,
+      },
+    );
+  }
   const message =
     timeoutMs !== undefined
       ? `${verb} ${target}: no answer within ${timeoutMs} ms`

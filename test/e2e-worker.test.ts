@@ -1,0 +1,267 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SeedDatabase } from '../src/sim/server.js';
+import type { Database, DesiredState, OperationType } from '../src/shared/types.js';
+import { startPlatform, type Platform } from './support/e2e.js';
+
+const OPS_PLURALS = [
+  'postgresopsrequests',
+  'mysqlopsrequests',
+  'mariadbopsrequests',
+  'mongodbopsrequests',
+  'redisopsrequests',
+  'elasticsearchopsrequests',
+];
+
+let namespaceCounter = 0;
+
+/** One database of every engine, in a namespace of its own for this test. */
+function everyEngine(): SeedDatabase[] {
+  namespaceCounter += 1;
+  const ns = `e2e-${namespaceCounter}`;
+  return [
+    {
+      engine: 'postgres',
+      namespace: ns,
+      name: 'pg',
+      topology: 'cluster',
+      replicas: 3,
+      storageGb: 10,
+      size: 'db.t3.small',
+      version: '16.4',
+    },
+    {
+      engine: 'mysql',
+      namespace: ns,
+      name: 'my',
+      topology: 'group-replication',
+      replicas: 3,
+      storageGb: 10,
+      size: 'db.t3.small',
+      version: '8.0.35',
+    },
+    {
+      engine: 'mariadb',
+      namespace: ns,
+      name: 'maria',
+      topology: 'galera',
+      replicas: 3,
+      storageGb: 10,
+      size: 'db.t3.small',
+      version: '10.11.2',
+    },
+    {
+      engine: 'mongodb',
+      namespace: ns,
+      name: 'mongo',
+      topology: 'replicaset',
+      replicas: 3,
+      storageGb: 10,
+      size: 'db.t3.small',
+      version: '7.0.5',
+    },
+    {
+      engine: 'redis',
+      namespace: ns,
+      name: 'redis',
+      topology: 'standalone',
+      replicas: 1,
+      storageGb: 10,
+      size: 'db.t3.small',
+      version: '7.2.4',
+    },
+    {
+      engine: 'elasticsearch',
+      namespace: ns,
+      name: 'es',
+      topology: 'combined',
+      replicas: 3,
+      storageGb: 10,
+      size: 'db.t3.small',
+      version: 'xpack-8.11.1',
+    },
+  ];
+}
+
+interface Queued {
+  id: string;
+  database: Database;
+  type: OperationType;
+  desired: DesiredState;
+}
+
+async function queueMixedBatch(platform: Platform): Promise<Queued[]> {
+  const queued: Queued[] = [];
+  for (const seed of everyEngine()) {
+    const database = await platform.addDatabase(seed);
+    const plan: Array<[OperationType, DesiredState]> = [
+      ['scale_vertical', { size: 'db.t3.large' }],
+      ['expand_storage', { storage_gb: 20 }],
+      ['restart', {}],
+    ];
+    if ((seed.replicas ?? 1) > 1) plan.push(['scale_horizontal', { replicas: 5 }]);
+    for (const [type, desired] of plan) {
+      queued.push({
+        id: await platform.queueOperation(database._id, type, desired),
+        database,
+        type,
+        desired,
+      });
+    }
+  }
+  return queued;
+}
+
+async function assertAllCompletedAndTrue(platform: Platform, queued: Queued[]) {
+  const operations = await platform.waitForFinal(
+    queued.map((q) => q.id),
+    90_000,
+  );
+  for (const operation of operations) {
+    assert.equal(
+      operation.status,
+      'completed',
+      `${operation._id} ${operation.type}: ${operation.error_message}`,
+    );
+    assert.equal(operation.progress, 100);
+    assert.ok(operation.completed_at instanceof Date);
+  }
+  for (const q of queued) {
+    const database = await platform.store.getDatabase(q.database._id);
+    assert.ok(database);
+    if (q.type === 'scale_vertical') assert.equal(database.current_size, q.desired.size);
+    if (q.type === 'expand_storage')
+      assert.equal(database.current_storage_gb, q.desired.storage_gb);
+    if (q.type === 'scale_horizontal') assert.equal(database.current_replicas, q.desired.replicas);
+    assert.equal(database.status, 'running');
+    // Desired fields belong to the platform: untouched.
+    assert.equal(database.size, q.database.size);
+    const dedup = await platform.redis.get(`operations:dedup:${q.database._id}:${q.type}`);
+    assert.equal(dedup, null);
+  }
+  assert.equal(await platform.redis.scard('operations:processing'), 0);
+}
+
+/** Each (operation, attempt) has exactly one OpsRequest in the cluster. */
+function assertNoDuplicateOpsRequests(platform: Platform) {
+  const seen = new Map<string, number>();
+  for (const plural of OPS_PLURALS) {
+    for (const object of platform.sim.list(plural) as Array<{
+      metadata: { labels?: Record<string, string> };
+    }>) {
+      const labels = object.metadata.labels ?? {};
+      const key = `${labels['dbaas.io/operation-id']}/${labels['dbaas.io/attempt']}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+  }
+  const duplicates = [...seen.entries()].filter(([, count]) => count > 1);
+  assert.deepEqual(duplicates, []);
+  return seen.size;
+}
+
+describe('worker end to end', { concurrency: false }, () => {
+  let platform: Platform;
+
+  before(async () => {
+    platform = await startPlatform(import.meta.url);
+  });
+  after(async () => {
+    await platform?.close();
+  });
+
+  it('completes a mixed batch over all six engines and leaves every record true', async () => {
+    const queued = await queueMixedBatch(platform);
+    const worker = platform.startWorker();
+    await assertAllCompletedAndTrue(platform, queued);
+    assert.equal(await worker.stop('SIGTERM'), 0);
+    const mongo = platform.sim.get(
+      'kubedb.com',
+      'v1',
+      'mongodbs',
+      queued[0]!.database.namespace,
+      'mongo',
+    ) as {
+      spec: { storage?: { resources?: { requests?: { storage?: string } } } };
+    };
+    assert.equal(mongo.spec.storage?.resources?.requests?.storage, '20Gi');
+  });
+
+  it('hands work back on SIGTERM and a restarted worker finishes it with no failure or duplicate', async () => {
+    platform.sim.setTimings({ pendingMs: 50, progressingMs: 1500 });
+    const queued = await queueMixedBatch(platform);
+    const first = platform.startWorker({ DELETE_FINISHED_OPS_REQUESTS: 'false' });
+    await platform.waitFor('OpsRequests in flight', async () => {
+      const ops = await platform.store.listOperations({ ids: queued.map((q) => q.id) }, 100);
+      return ops.filter((op) => op.ops_request_name).length >= 4;
+    });
+    assert.equal(await first.stop('SIGTERM'), 0);
+    const afterStop = await platform.store.listOperations({ ids: queued.map((q) => q.id) }, 100);
+    assert.equal(afterStop.filter((op) => op.status === 'failed').length, 0);
+
+    const second = platform.startWorker({ DELETE_FINISHED_OPS_REQUESTS: 'false' });
+    await assertAllCompletedAndTrue(platform, queued);
+    assertNoDuplicateOpsRequests(platform);
+    await second.stop();
+  });
+
+  it('survives SIGKILL: after the leases expire a new worker resumes without duplicates', async () => {
+    platform.sim.setTimings({ pendingMs: 50, progressingMs: 1500 });
+    const queued = await queueMixedBatch(platform);
+    const first = platform.startWorker({ DELETE_FINISHED_OPS_REQUESTS: 'false' });
+    await platform.waitFor('OpsRequests in flight', async () => {
+      const ops = await platform.store.listOperations({ ids: queued.map((q) => q.id) }, 100);
+      return ops.filter((op) => op.ops_request_name && op.status === 'in_progress').length >= 4;
+    });
+    await first.stop('SIGKILL');
+
+    const second = platform.startWorker({ DELETE_FINISHED_OPS_REQUESTS: 'false' });
+    await assertAllCompletedAndTrue(platform, queued);
+    assertNoDuplicateOpsRequests(platform);
+    const operations = await platform.store.listOperations({ ids: queued.map((q) => q.id) }, 100);
+    assert.ok(
+      operations.some((op) => (op.worker_state?.restarts ?? 0) > 0),
+      'some were resumed',
+    );
+    assert.ok(
+      operations.every((op) => op.retry_count === 0),
+      'a restart is not a retry',
+    );
+    await second.stop();
+  });
+
+  it('stops an operation cancelled in MongoDB and fails a bad one once while the rest complete', async () => {
+    platform.sim.setTimings({ pendingMs: 50, progressingMs: 3000 });
+    const [seed] = everyEngine();
+    const database = await platform.addDatabase(seed!);
+    const other = await platform.addDatabase({ ...seed!, name: 'pg-two' });
+    const slow = await platform.queueOperation(database._id, 'scale_vertical', {
+      size: 'db.t3.large',
+    });
+    const bad = await platform.queueOperation(other._id, 'expand_storage', { storage_gb: 2 });
+    const unknownSize = await platform.queueOperation(other._id, 'scale_vertical', {
+      size: 'db.t3.galactic',
+    });
+    const fine = await platform.queueOperation(other._id, 'restart', {});
+    const worker = platform.startWorker();
+
+    await platform.waitFor('the slow operation in flight', async () => {
+      const op = await platform.store.getOperation(slow);
+      return op?.ops_request_name ? op : null;
+    });
+    await platform.store.cancelOperation(slow, 'Cancelled by the user');
+
+    const [cancelled, shrink, size, ok] = await platform
+      .waitForFinal([slow, bad, unknownSize, fine])
+      .then((ops) => [slow, bad, unknownSize, fine].map((id) => ops.find((op) => op._id === id)!));
+    assert.equal(cancelled!.status, 'cancelled');
+    assert.equal(shrink!.status, 'failed');
+    assert.match(shrink!.error_message ?? '', /cannot shrink from 10 GB to 2 GB/);
+    assert.equal(shrink!.retry_count, 0);
+    assert.equal(size!.status, 'failed');
+    assert.match(size!.error_message ?? '', /db\.t3\.galactic.*Use one of db\.t3\.micro/);
+    assert.equal(ok!.status, 'completed');
+    const dead = await platform.queue.deadLetters(10);
+    assert.ok(dead.some((letter) => letter.operationId === bad));
+    await worker.stop();
+  });
+});
