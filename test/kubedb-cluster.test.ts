@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino, type Logger } from 'pino';
+import YAML from 'yaml';
 import { loadConfig } from '../src/shared/config.js';
 import { PermanentError, WorkerError } from '../src/shared/errors.js';
 import {
@@ -376,6 +377,66 @@ describe('KubeDB client against the simulator', () => {
       assert.equal(error.retryable, false);
       assert.match(error.message, /belongs to op-/);
     });
+  });
+
+  it("reaches a provider's cluster through the provider's own kubeconfig", async () => {
+    const kube = new KubeClients({ config: loadConfig({}), logger: silent });
+    clientsMade.push(kube);
+    seed([{ engine: 'postgres', namespace: 'provided', name: 'pg' }]);
+    const provider = {
+      _id: 'prov-sim',
+      name: 'sim',
+      kubeconfig_content: sim.kubeconfig,
+      is_active: true,
+      is_maintenance: false,
+    };
+    const cluster = kube.forDatabase({ provider_id: 'prov-sim' }, provider);
+    const database = await cluster.getDatabase('postgres', 'provided', 'pg');
+    assert.equal(database.metadata?.name, 'pg');
+
+    // Without the simulator's CA the server is not trusted: a permanent, explained error.
+    const parsed = YAML.parse(sim.kubeconfig) as {
+      clusters: Array<{ cluster: Record<string, unknown> }>;
+    };
+    delete parsed.clusters[0]!.cluster['certificate-authority-data'];
+    const withoutCa = YAML.stringify(parsed);
+    const untrusted = kube.forDatabase(
+      { provider_id: 'prov-sim' },
+      { ...provider, kubeconfig_content: withoutCa },
+    );
+    await rejectsWith(untrusted.getDatabase('postgres', 'provided', 'pg'), (error) => {
+      assert.equal(error.code, 'KUBECONFIG_INVALID');
+      assert.equal(error.retryable, false);
+    });
+    const unverified = kube.forDatabase(
+      { provider_id: 'prov-sim' },
+      { ...provider, kubeconfig_content: withoutCa, verify_ssl: false },
+    );
+    assert.ok(await unverified.getDatabase('postgres', 'provided', 'pg'));
+  });
+
+  it('gives up on a request without an answer in time, as a transient error', async () => {
+    const kube = new KubeClients({
+      config: loadConfig({ KUBECONFIG: sim.kubeconfigPath, KUBE_REQUEST_TIMEOUT_MS: '100' }),
+      logger: silent,
+      retry: { retries: 2, minTimeoutMs: 10, maxTimeoutMs: 20 },
+    });
+    clientsMade.push(kube);
+    const cluster = kube.forDatabase({}, null);
+    seed([{ engine: 'mysql', namespace: 'slow', name: 'my' }]);
+    sim.setFaults({ latencyMs: 300 });
+    const before = sim.stats().requests.get.MySQL ?? 0;
+    try {
+      await rejectsWith(cluster.getDatabase('mysql', 'slow', 'my'), (error) => {
+        assert.equal(error.code, 'KUBE_TRANSIENT');
+        assert.equal(error.retryable, true);
+        assert.match(error.message, /no answer within 100 ms/);
+      });
+    } finally {
+      sim.setFaults({ latencyMs: 0 });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    assert.equal((sim.stats().requests.get.MySQL ?? 0) - before, 3, 'tried 1 + 2 retries');
   });
 
   it('deletes an OpsRequest, and a second delete is fine', async () => {

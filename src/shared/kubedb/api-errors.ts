@@ -42,6 +42,9 @@ export function retryAfterMs(header: string | string[] | undefined): number | un
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
+// Known shortcoming: 401 is permanent. Tokens are re-read from the kubeconfig every minute
+// (transport.ts), so a token rotated under a running worker may fail one operation that a
+// retry a minute later would have carried.
 function isTransientStatus(statusCode: number, reason: string | undefined): boolean {
   if (statusCode === 429 || statusCode === 408 || statusCode >= 500) return true;
   // An update that lost a race with another writer; AlreadyExists is handled by the caller.

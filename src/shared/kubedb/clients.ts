@@ -156,6 +156,9 @@ export class KubeClients {
     return cluster;
   }
 
+  // Known shortcoming: provider.api_endpoint is not used; the server named in the
+  // provider's kubeconfig is the one contacted. A provider whose api_endpoint differs from
+  // its kubeconfig is reached at the kubeconfig's address.
   private providerSource(provider: Provider): KubeconfigSource {
     const label = `provider ${provider._id}`;
     const skipTlsVerify = provider.verify_ssl === false;

@@ -288,6 +288,10 @@ class OpsRequestFeed {
     this.logger.debug({ feed: this.source.describe }, 'ops_request_watch_stopped');
   }
 
+  // Known shortcoming: the LIST reads every OpsRequest of the kind in the namespace in one
+  // page, not only the worker's (followed OpsRequests made by the old worker carry none of
+  // our labels). A namespace holding thousands of finished OpsRequests makes each relist
+  // that much bigger; DELETE_FINISHED_OPS_REQUESTS keeps the worker's own share small.
   private async relist(stop: AbortSignal) {
     const listNumber = ++this.listsStarted;
     this.logger.debug({ feed: this.source.describe, list: listNumber }, 'ops_request_list');
