@@ -19,6 +19,7 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /** Every changing route, with a request that succeeds when authorized. */
 const CHANGING_ROUTES: InjectOptions[] = [
+  { method: 'POST', url: '/v1/threads/1/recycle' },
   { method: 'POST', url: `/v1/operations/${KNOWN_OPERATION}/enqueue`, payload: { priority: 5 } },
   { method: 'POST', url: `/v1/operations/${KNOWN_OPERATION}/cancel` },
   { method: 'POST', url: `/v1/dead-letters/${DEAD_OPERATION}/retry` },
@@ -496,6 +497,17 @@ describe('changing routes', () => {
     assert.match(missing.message, /GET \/v1\/dead-letters/);
   });
 
+  it('POST /v1/threads/:threadId/recycle stops a known thread and 404s an unknown one', async () => {
+    const app = await serve();
+    const post = (id: string) =>
+      app.inject({ method: 'POST', url: `/v1/threads/${id}/recycle`, headers: AUTH });
+    const recycled = await post('1');
+    assert.equal(recycled.statusCode, 200);
+    assert.deepEqual(recycled.json(), { threadId: 1, recycled: true });
+    errorOf(await post('7'), 'THREAD_NOT_FOUND');
+    errorOf(await post('zero'), 'INVALID_INPUT');
+  });
+
   it('POST pause and resume switch claiming off and on, as /v1/status shows', async () => {
     const app = await serve();
     const paused = await app.inject({ method: 'POST', url: '/v1/pause', headers: AUTH });
@@ -568,6 +580,7 @@ describe('metrics and documentation', () => {
       'POST /v1/operations/{id}/enqueue',
       'POST /v1/pause',
       'POST /v1/resume',
+      'POST /v1/threads/{threadId}/recycle',
     ]);
     const enqueue = spec.paths['/v1/operations/{id}/enqueue'].post;
     assert.equal(enqueue.requestBody.required, false, 'the enqueue body may be left out');

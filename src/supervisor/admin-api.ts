@@ -244,6 +244,23 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     },
   );
 
+  app.post<{ Params: { threadId: number } }>(
+    '/v1/threads/:threadId/recycle',
+    { schema: routeSchemas.recycleThread, onRequest: requireToken },
+    async (request) => {
+      const { threadId } = request.params;
+      const recycled = await backend.recycleThread(threadId);
+      if (!recycled) {
+        throw new AdminError(
+          'THREAD_NOT_FOUND',
+          `no pool thread has the id ${threadId}; GET /v1/actors shows the thread of each actor`,
+        );
+      }
+      request.log.info({ threadId }, 'admin_thread_recycled');
+      return { threadId, recycled };
+    },
+  );
+
   app.get('/v1/status', { schema: routeSchemas.status }, async () => ({
     workerId: backend.workerId,
     paused: backend.paused(),

@@ -65,4 +65,10 @@ export interface AdminBackend {
   pause(): void;
   resume(): void;
   paused(): boolean;
+  /**
+   * Stops one pool thread (by its threadId, as shown in /v1/actors). Its actors are restarted
+   * on the remaining or a replacement thread from their last checkpoints. False if no pool
+   * thread has that id.
+   */
+  recycleThread(threadId: number): Promise<boolean>;
 }

@@ -9,6 +9,7 @@ export const ADMIN_ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, meaning: 'no route has this method and path' },
   OPERATION_NOT_FOUND: { status: 404, meaning: 'no operation document has this id' },
   DEAD_LETTER_NOT_FOUND: { status: 404, meaning: 'this id is not in the dead-letter set' },
+  THREAD_NOT_FOUND: { status: 404, meaning: 'no pool thread has this id' },
   OPERATION_FINAL: { status: 409, meaning: 'the operation already reached a final status' },
   BODY_TOO_LARGE: { status: 413, meaning: 'the body is larger than the admin API accepts' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the body is not application/json' },

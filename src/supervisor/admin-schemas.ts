@@ -311,6 +311,26 @@ export const routeSchemas = {
     ...changing,
     response: { 200: pausedBody, ...errorResponses },
   },
+  recycleThread: {
+    tags: ['control'],
+    summary: 'Stop one pool thread; its actors resume from their checkpoints on another',
+    ...changing,
+    params: {
+      type: 'object',
+      properties: { threadId: { type: 'integer', minimum: 1, maximum: 1000000 } },
+      required: ['threadId'],
+      additionalProperties: false,
+    },
+    response: {
+      200: {
+        type: 'object',
+        properties: { threadId: { type: 'integer' }, recycled: { type: 'boolean' } },
+        required: ['threadId', 'recycled'],
+        additionalProperties: false,
+      },
+      ...errorResponses,
+    },
+  },
   status: {
     tags: ['control'],
     summary: 'This worker: its id, whether it is paused, how many actors run',

@@ -367,6 +367,14 @@ export class Supervisor implements AdminBackend {
     return this.isPaused;
   }
 
+  async recycleThread(threadId: number): Promise<boolean> {
+    const thread = this.deps.pool.threads.find((worker) => worker.threadId === threadId);
+    if (!thread) return false;
+    this.deps.logger.warn({ threadId }, 'thread_recycling');
+    await thread.terminate();
+    return true;
+  }
+
   /**
    * Stops claiming, asks every actor to hand its operation back at its next step boundary,
    * waits up to the grace period, then hands back whatever is left itself.

@@ -155,4 +155,9 @@ export class FakeAdminBackend implements AdminBackend {
   paused(): boolean {
     return this.isPaused;
   }
+
+  async recycleThread(threadId: number): Promise<boolean> {
+    this.check('recycleThread', threadId);
+    return threadId === 1;
+  }
 }
