@@ -610,4 +610,61 @@ describe('patch and update', () => {
     assert.equal(created.status, 201);
     assert.equal(created.body.status, undefined);
   });
+
+  it('changes only status through the status subresource, without a new generation', async () => {
+    const path = `/apis/kubedb.com/v1/namespaces/${NS}/postgreses/pg/status`;
+    const before = (await raw('GET', path)).body as { metadata: { generation: number } };
+    const patched = await raw('PATCH', path, {
+      body: { status: { phase: 'Critical' }, spec: { replicas: 9 } },
+      contentType: 'application/merge-patch+json',
+    });
+    assert.equal(patched.status, 200);
+    const object = patched.body as {
+      status: { phase: string };
+      spec: { replicas: number };
+      metadata: { generation: number };
+    };
+    assert.equal(object.status.phase, 'Critical');
+    assert.equal(object.spec.replicas, 1, 'spec is not written through /status');
+    assert.equal(object.metadata.generation, before.metadata.generation);
+  });
+
+  it('stores nothing for dryRun=All but still validates', async () => {
+    const path = `/apis/ops.kubedb.com/v1alpha1/namespaces/${NS}/mongodbopsrequests`;
+    const dry = await raw('POST', `${path}?dryRun=All&fieldValidation=Strict`, {
+      body: opsRequest('dry', { type: 'Restart', databaseRef: { name: 'mg-rs' } }),
+    });
+    assert.equal(dry.status, 201);
+    assert.equal(sim.get('ops.kubedb.com', 'v1alpha1', 'mongodbopsrequests', NS, 'dry'), undefined);
+    const invalid = await raw('POST', `${path}?dryRun=All`, {
+      body: opsRequest('dry', { type: 'Nope', databaseRef: { name: 'mg-rs' } }),
+    });
+    assert.equal(invalid.status, 422);
+  });
+
+  it('holds an object with finalizers until they are removed', async () => {
+    const path = `/apis/ops.kubedb.com/v1alpha1/namespaces/${NS}/mongodbopsrequests`;
+    const body = opsRequest('final', { type: 'Restart', databaseRef: { name: 'mg-rs' } });
+    await raw('POST', path, {
+      body: { ...body, metadata: { ...body.metadata, finalizers: ['kubedb.com/test'] } },
+    });
+    const deleting = await raw('DELETE', `${path}/final`);
+    assert.equal(deleting.status, 200);
+    assert.match(
+      String((deleting.body.metadata as { deletionTimestamp?: string }).deletionTimestamp),
+      /Z$/,
+    );
+    assert.notEqual(
+      sim.get('ops.kubedb.com', 'v1alpha1', 'mongodbopsrequests', NS, 'final'),
+      undefined,
+    );
+    await raw('PATCH', `${path}/final`, {
+      body: { metadata: { finalizers: null } },
+      contentType: 'application/merge-patch+json',
+    });
+    assert.equal(
+      sim.get('ops.kubedb.com', 'v1alpha1', 'mongodbopsrequests', NS, 'final'),
+      undefined,
+    );
+  });
 });

@@ -360,7 +360,11 @@ export class Resources {
     return { object: present(stored, type, version), warnings };
   }
 
-  /** Prunes, refuses (Strict) or warns about unknown fields, then validates. */
+  /**
+   * Prunes, refuses (Strict) or warns about unknown fields, then validates.
+   * Known shortcoming: a JSON body that repeats a key is not refused under Strict (Kubernetes
+   * reports "duplicate field"), because JSON.parse keeps the last value silently.
+   */
   private admit(
     type: ResourceType,
     version: string,

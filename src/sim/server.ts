@@ -184,8 +184,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   scheduleWatchCuts();
 
   const snapshotPath = options.stateDir ? path.join(options.stateDir, SNAPSHOT_FILE) : undefined;
+  let savedAt = -1;
   const saveSnapshot = () => {
-    if (snapshotPath) writeFileSync(snapshotPath, JSON.stringify(store.snapshot()));
+    if (!snapshotPath || savedAt === store.resourceVersion()) return;
+    savedAt = store.resourceVersion();
+    writeFileSync(snapshotPath, JSON.stringify(store.snapshot()));
   };
   const snapshotTimer = snapshotPath ? setInterval(saveSnapshot, SNAPSHOT_EVERY_MS) : undefined;
 
