@@ -44,6 +44,8 @@ export interface Platform {
 export interface WorkerProcess {
   child: ChildProcess;
   output(): string;
+  /** The admin API's base URL, read from the worker's `worker_started` log event. */
+  adminUrl(): Promise<string>;
   /** Sends the signal and waits for the process to exit; returns its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -144,6 +146,11 @@ export async function startPlatform(
       const worker: WorkerProcess = {
         child,
         output: () => output,
+        adminUrl: () =>
+          platform.waitFor('the worker_started log event', async () => {
+            const line = output.split('\n').find((l) => l.includes('"worker_started"'));
+            return line ? (JSON.parse(line) as { adminUrl: string }).adminUrl : null;
+          }),
         stop(signal = 'SIGTERM') {
           return new Promise((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null)

@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SeedDatabase } from '../src/sim/server.js';
+import { startPlatform, type Platform } from './support/e2e.js';
+
+const TOKEN = 'e2e-admin-token-0123456789';
+
+let counter = 0;
+function postgres(name = 'pg'): SeedDatabase {
+  counter += 1;
+  return {
+    engine: 'postgres',
+    namespace: `faults-${counter}`,
+    name,
+    topology: 'cluster',
+    replicas: 3,
+    storageGb: 10,
+    size: 'db.t3.small',
+    version: '16.4',
+  };
+}
+
+async function admin(url: string, path: string, method = 'GET') {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: method === 'POST' ? { authorization: `Bearer ${TOKEN}` } : {},
+  });
+  const text = await response.text();
+  return { status: response.status, text, json: () => JSON.parse(text) as Record<string, unknown> };
+}
+
+describe('worker end to end under faults', { concurrency: false }, () => {
+  let platform: Platform;
+
+  before(async () => {
+    platform = await startPlatform(import.meta.url);
+  });
+  after(async () => {
+    await platform?.close();
+  });
+
+  it('restarts the actors of a thread that died and their operations complete', async () => {
+    platform.sim.setTimings({ pendingMs: 50, progressingMs: 2500 });
+    const database = await platform.addDatabase(postgres());
+    const id = await platform.queueOperation(database._id, 'scale_vertical', {
+      size: 'db.t3.large',
+    });
+    const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
+    const url = await worker.adminUrl();
+
+    const thread = await platform.waitFor('the actor on a thread', async () => {
+      const actors = (await admin(url, '/v1/actors')).json().actors as Array<{
+        operationId: string;
+        thread: number | null;
+        step: string | null;
+      }>;
+      const actor = actors.find((a) => a.operationId === id && a.step === 'change_requested');
+      return actor?.thread ?? null;
+    });
+    const recycled = await admin(url, `/v1/threads/${thread}/recycle`, 'POST');
+    assert.equal(recycled.status, 200, recycled.text);
+
+    const [operation] = await platform.waitForFinal([id]);
+    assert.equal(operation!.status, 'completed', operation!.error_message ?? '');
+    assert.equal(operation!.retry_count, 0);
+    assert.ok((operation!.worker_state?.restarts ?? 0) >= 1);
+    const metrics = (await admin(url, '/metrics')).text;
+    assert.match(metrics, /dbaas_thread_restarts_total [1-9]/);
+    assert.equal(platform.sim.stats().opsRequestsCreated >= 1, true);
+    await worker.stop();
+  });
+
+  it('retries a failed OpsRequest with a new one each attempt, bounded, then dead-letters', async () => {
+    platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+    const seed = postgres('doomed');
+    const database = await platform.addDatabase(seed);
+    platform.sim.setFaults({ opsFailPattern: '^doomed-' });
+    const operation = await platform.store.createOperation({
+      database_id: database._id,
+      type: 'restart',
+      desired_state: {},
+      max_retries: 2,
+    });
+    await platform.queue.enqueue(operation._id);
+    const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
+    const url = await worker.adminUrl();
+
+    const [failed] = await platform.waitForFinal([operation._id]);
+    assert.equal(failed!.status, 'failed');
+    assert.equal(failed!.retry_count, 2);
+    assert.match(failed!.error_message ?? '', /OpsRequest doomed-restart-.*-a3 ended Failed/);
+    assert.match(failed!.error_message ?? '', /gave up after 2 retries/);
+    const names = platform.sim
+      .list('postgresopsrequests', seed.namespace)
+      .map((o) => (o as { metadata: { name: string } }).metadata.name)
+      .sort();
+    assert.deepEqual(
+      names.map((n) => n.slice(-3)),
+      ['-a1', '-a2', '-a3'],
+      'one OpsRequest per attempt',
+    );
+    const dead = (await admin(url, '/v1/dead-letters')).json().deadLetters as Array<{
+      operationId: string;
+    }>;
+    assert.ok(dead.some((d) => d.operationId === operation._id));
+
+    // An operator fixes the cause and retries it from the dead-letter set.
+    platform.sim.setFaults({ opsFailPattern: '' });
+    const retried = await admin(url, `/v1/dead-letters/${operation._id}/retry`, 'POST');
+    assert.equal(retried.status, 200, retried.text);
+    const [completed] = await platform.waitFor('the retried operation to complete', async () => {
+      const op = await platform.store.getOperation(operation._id);
+      return op?.status === 'completed' ? [op] : null;
+    });
+    assert.equal(completed!.status, 'completed');
+    await worker.stop();
+  });
+
+  it('ends an operation whose OpsRequest never finishes in timeout', async () => {
+    const seed = postgres('stuck');
+    const database = await platform.addDatabase(seed);
+    platform.sim.setFaults({ opsStuckPattern: '^stuck-' });
+    const id = await platform.queueOperation(database._id, 'restart', {});
+    const worker = platform.startWorker({ WORKER_TIMEOUT_RESTART: '3' });
+    const [operation] = await platform.waitForFinal([id]);
+    assert.equal(operation!.status, 'timeout');
+    assert.match(operation!.error_message ?? '', /restart did not finish within 3 s/);
+    assert.equal(await platform.redis.get(`operations:dedup:${database._id}:restart`), null);
+    platform.sim.setFaults({ opsStuckPattern: '' });
+    await worker.stop();
+  });
+
+  it('completes its operations while the API fails a third of requests and cuts watches', async () => {
+    platform.sim.setTimings({ pendingMs: 20, progressingMs: 300 });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const database = await platform.addDatabase(postgres(`flaky${i}`));
+      ids.push(
+        await platform.queueOperation(database._id, 'scale_vertical', { size: 'db.t3.medium' }),
+      );
+      ids.push(await platform.queueOperation(database._id, 'expand_storage', { storage_gb: 15 }));
+    }
+    platform.sim.setFaults({
+      errorRate: 0.3,
+      errorKinds: [500, 503, 429, 'reset'],
+      retryAfterSeconds: 1,
+      watchCutEveryMs: 700,
+    });
+    const worker = platform.startWorker();
+    try {
+      const operations = await platform.waitForFinal(ids, 90_000);
+      for (const op of operations) assert.equal(op.status, 'completed', op.error_message ?? '');
+    } finally {
+      platform.sim.setFaults({ errorRate: 0, watchCutEveryMs: 0 });
+    }
+    await worker.stop();
+  });
+
+  it('claims nothing while paused and resumes on request', async () => {
+    const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
+    const url = await worker.adminUrl();
+    assert.equal((await admin(url, '/v1/pause', 'POST')).status, 200);
+    const database = await platform.addDatabase(postgres());
+    const id = await platform.queueOperation(database._id, 'restart', {});
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal((await platform.store.getOperation(id))?.status, 'queued');
+    assert.equal((await admin(url, '/v1/resume', 'POST')).status, 200);
+    const [operation] = await platform.waitForFinal([id]);
+    assert.equal(operation!.status, 'completed');
+    await worker.stop();
+  });
+
+  it('fails at once for a missing provider, and waits out a provider in maintenance', async () => {
+    const orphan = await platform.addDatabase(postgres(), { provider_id: 'prov-gone' });
+    await platform.store.insertProvider({
+      _id: 'prov-maint',
+      name: 'maint',
+      kubeconfig_content: platform.sim.kubeconfig,
+      is_active: true,
+      is_maintenance: true,
+    });
+    const held = await platform.addDatabase(postgres(), { provider_id: 'prov-maint' });
+    const lost = await platform.queueOperation(orphan._id, 'restart', {});
+    const waits = await platform.queueOperation(held._id, 'restart', {});
+    const worker = platform.startWorker();
+
+    const [failed] = await platform.waitForFinal([lost]);
+    assert.equal(failed!.status, 'failed');
+    assert.match(failed!.error_message ?? '', /provider prov-gone does not exist/);
+    assert.equal(failed!.retry_count, 0);
+
+    await platform.waitFor('a retry while in maintenance', async () => {
+      const op = await platform.store.getOperation(waits);
+      return (op?.retry_count ?? 0) >= 1;
+    });
+    await platform.store.insertProvider({
+      _id: 'prov-maint-over',
+      name: 'maint',
+      kubeconfig_content: platform.sim.kubeconfig,
+      is_active: true,
+      is_maintenance: false,
+    });
+    // Maintenance over: the platform flips the flag on the provider document.
+    const { MongoClient } = await import('mongodb');
+    const client = await MongoClient.connect(platform.env.MONGODB_URL!);
+    await client
+      .db(platform.env.MONGODB_DATABASE)
+      .collection<{ _id: string }>('providers')
+      .updateOne({ _id: 'prov-maint' }, { $set: { is_maintenance: false } });
+    await client.close();
+    const [done] = await platform.waitForFinal([waits]);
+    assert.equal(done!.status, 'completed', done!.error_message ?? '');
+    await worker.stop();
+  });
+});
