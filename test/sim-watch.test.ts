@@ -219,6 +219,25 @@ describe('watch', () => {
     await waitFor(() => sim.stats().activeWatches === 0);
   });
 
+  it('a silent cut keeps streams open but delivers nothing more', async () => {
+    const list = await api.listNamespacedCustomObject({ ...OPS, plural: 'redisopsrequests' });
+    let delivered = 0;
+    const controller = await new k8s.Watch(kc).watch(
+      PATH,
+      { resourceVersion: list.metadata.resourceVersion },
+      () => (delivered += 1),
+      () => {},
+    );
+    await waitFor(() => sim.stats().activeWatches === 1);
+    assert.equal(sim.cutWatches('silent'), 1);
+    await create('unseen');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(delivered, 0);
+    assert.equal(sim.stats().activeWatches, 1);
+    controller.abort();
+    await waitFor(() => sim.stats().activeWatches === 0);
+  });
+
   it('a watch with timeoutSeconds ends by itself', async () => {
     const list = await api.listNamespacedCustomObject({ ...OPS, plural: 'redisopsrequests' });
     const started = Date.now();
