@@ -189,17 +189,11 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     assert.match(failed!.error_message ?? '', /provider prov-gone does not exist/);
     assert.equal(failed!.retry_count, 0);
 
-    await platform.waitFor('a retry while in maintenance', async () => {
+    const waiting = await platform.waitFor('the operation to wait for maintenance', async () => {
       const op = await platform.store.getOperation(waits);
-      return (op?.retry_count ?? 0) >= 1;
+      return op?.message?.includes('in maintenance') ? op : null;
     });
-    await platform.store.insertProvider({
-      _id: 'prov-maint-over',
-      name: 'maint',
-      kubeconfig_content: platform.sim.kubeconfig,
-      is_active: true,
-      is_maintenance: false,
-    });
+    assert.equal(waiting.retry_count, 0, 'waiting for maintenance spends no retry');
     // Maintenance over: the platform flips the flag on the provider document.
     const { MongoClient } = await import('mongodb');
     const client = await MongoClient.connect(platform.env.MONGODB_URL!);
@@ -210,6 +204,7 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     await client.close();
     const [done] = await platform.waitForFinal([waits]);
     assert.equal(done!.status, 'completed', done!.error_message ?? '');
+    assert.equal(done!.retry_count, 0);
     await worker.stop();
   });
 });

@@ -419,6 +419,14 @@ class OperationRun {
     }
 
     const reason = errorMessage(error);
+    if (error instanceof WorkerError && error.retryable && error.details?.maintenance) {
+      // Maintenance ends by itself: wait for it without spending the operation's retries.
+      await this.record({ message: `Waiting: ${error.message}` });
+      await this.writes;
+      await this.context.store.releaseOperation(this.input.operationId, this.input.claimToken);
+      this.log.info({ error: reason }, 'operation_waiting_for_provider');
+      return { kind: 'deferred', reason };
+    }
     const retryable = !(error instanceof WorkerError) || error.retryable;
     const retries = this.operation.retry_count ?? 0;
     if (
