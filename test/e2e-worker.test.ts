@@ -229,6 +229,39 @@ describe('worker end to end', { concurrency: false }, () => {
     await second.stop();
   });
 
+  it('queues again unfinished operations that Redis lost, and ones the old worker left', async () => {
+    const [seed] = everyEngine();
+    const database = await platform.addDatabase(seed!);
+    const other = await platform.addDatabase({ ...seed!, name: 'pg-old' });
+    // Queued in MongoDB, but its ZADD never reached Redis (or Redis lost it in a crash).
+    const lost = await platform.store.createOperation({
+      database_id: database._id,
+      type: 'scale_vertical',
+      desired_state: { size: 'db.t3.medium' },
+    });
+    // Left in progress by the Python worker, which never wrote worker_state.
+    const abandoned = await platform.store.createOperation({
+      database_id: other._id,
+      type: 'restart',
+      desired_state: {},
+    });
+    const { MongoClient } = await import('mongodb');
+    const client = await MongoClient.connect(platform.env.MONGODB_URL!);
+    await client
+      .db(platform.env.MONGODB_DATABASE)
+      .collection<{ _id: string }>('operations')
+      .updateOne({ _id: abandoned._id }, { $set: { status: 'in_progress', progress: 20 } });
+    await client.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const worker = platform.startWorker({ RECONCILE_MS: '200', RECONCILE_AFTER_MS: '200' });
+    const operations = await platform.waitForFinal([lost._id, abandoned._id]);
+    for (const operation of operations) {
+      assert.equal(operation.status, 'completed', operation.error_message ?? '');
+    }
+    await worker.stop();
+  });
+
   it('stops an operation cancelled in MongoDB and fails a bad one once while the rest complete', async () => {
     platform.sim.setTimings({ pendingMs: 50, progressingMs: 3000 });
     const [seed] = everyEngine();
@@ -244,10 +277,14 @@ describe('worker end to end', { concurrency: false }, () => {
     const fine = await platform.queueOperation(other._id, 'restart', {});
     const worker = platform.startWorker();
 
+    // Cancel while the actor is quiet (waiting on Progressing): FerretDB applies an update as
+    // read-modify-write of the whole document, so a cancel racing one of the actor's progress
+    // writes can be undone there (MongoDB applies each update atomically).
     await platform.waitFor('the slow operation in flight', async () => {
       const op = await platform.store.getOperation(slow);
-      return op?.ops_request_name ? op : null;
+      return op?.ops_request_phase === 'Progressing' ? op : null;
     });
+    await new Promise((resolve) => setTimeout(resolve, 200));
     await platform.store.cancelOperation(slow, 'Cancelled by the user');
 
     const [cancelled, shrink, size, ok] = await platform

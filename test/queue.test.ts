@@ -474,6 +474,25 @@ describe('operation queue: dropping and removing', () => {
     assert.equal(await redis.get('operations:dedup:db-1:pause'), 'op-someoneelse1');
   });
 
+  it('adopts only ids that no queue structure holds', async () => {
+    const q = queue('w1');
+    await q.enqueue('op-0000000000a1');
+    await q.enqueue('op-0000000000a2');
+    const [leased] = await q.claim(1);
+    await q.enqueue('op-0000000000a3');
+    const [delayed] = await q.claim(1);
+    await q.defer(delayed!, 60_000, 'database_busy');
+    const adopted = await q.adopt([
+      'op-0000000000a1',
+      'op-0000000000a2',
+      'op-0000000000a3',
+      'op-0000000000a4',
+    ]);
+    assert.deepEqual(adopted, ['op-0000000000a4']);
+    assert.ok(leased);
+    assert.equal(await redis.zscore('operations:pending', 'op-0000000000a4'), '5');
+  });
+
   it('removes a waiting id from pending or delayed on an admin cancel', async () => {
     const q = queue('w1');
     await q.enqueue('op-000000000001');

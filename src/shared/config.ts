@@ -34,6 +34,8 @@ export interface Config {
   resyncMs: number;
   kubeRequestTimeoutMs: number;
   actorRestartLimit: number;
+  reconcileMs: number;
+  reconcileAfterMs: number;
   shutdownGraceMs: number;
   adminHost: string;
   adminPort: number;
@@ -160,6 +162,16 @@ export const SETTINGS: readonly Setting[] = [
     name: 'ACTOR_RESTART_LIMIT',
     default: '5',
     description: 'thread crashes an operation survives before it fails',
+  },
+  {
+    name: 'RECONCILE_MS',
+    default: '60000',
+    description: 'how often unfinished operations in MongoDB are checked against the queue',
+  },
+  {
+    name: 'RECONCILE_AFTER_MS',
+    default: '120000',
+    description: 'idle time after which an unfinished operation the queue lost is queued again',
   },
   {
     name: 'SHUTDOWN_GRACE_MS',
@@ -296,6 +308,8 @@ export function loadConfig(env: Env = process.env): Config {
     resyncMs: integer(env, 'RESYNC_MS', 300_000, 100, 86_400_000),
     kubeRequestTimeoutMs: integer(env, 'KUBE_REQUEST_TIMEOUT_MS', 15_000, 100, 600_000),
     actorRestartLimit: integer(env, 'ACTOR_RESTART_LIMIT', 5, 0, 1000),
+    reconcileMs: integer(env, 'RECONCILE_MS', 60_000, 100, 86_400_000),
+    reconcileAfterMs: integer(env, 'RECONCILE_AFTER_MS', 120_000, 100, 86_400_000),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
     adminHost: read(env, 'ADMIN_HOST') ?? '127.0.0.1',
     adminPort: integer(env, 'ADMIN_PORT', 8080, 0, 65535),

@@ -66,6 +66,7 @@ const SCRIPTS = [
   'remove',
   'promote',
   'requeue-dead',
+  'adopt',
 ] as const;
 type ScriptName = (typeof SCRIPTS)[number];
 
@@ -294,6 +295,15 @@ export class OperationQueue {
   ): Promise<boolean> {
     const args = dedup ? [operationId, dedup.databaseId, dedup.type] : [operationId];
     return (await this.run('remove', ...args)) === 1;
+  }
+
+  /**
+   * Puts back into pending (at `priority`) every id no queue structure holds: pending,
+   * delayed, leased or dead. For ids MongoDB says are unfinished; returns the ones put back.
+   */
+  async adopt(operationIds: string[], priority: number = DEFAULT_PRIORITY): Promise<string[]> {
+    if (operationIds.length === 0) return [];
+    return (await this.run('adopt', priority, ...operationIds)) as string[];
   }
 
   /** Recovers expired leases and promotes due delayed ids without claiming anything. */

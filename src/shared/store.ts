@@ -410,6 +410,32 @@ export class Store {
   }
 
   /** Every known status with its count (zero when none). */
+  /**
+   * Unfinished operations nobody has touched since `before`: queued ones created earlier,
+   * and in-progress ones whose worker last wrote earlier (or never, e.g. left by the old
+   * worker). The supervisor checks that the queue still holds each of them.
+   */
+  async idleUnfinishedOperations(before: Date, limit: number): Promise<string[]> {
+    const documents = await this.operations
+      .find(
+        {
+          $or: [
+            { status: 'queued', created_at: { $lt: before } },
+            {
+              status: 'in_progress',
+              $or: [
+                { 'worker_state.updated_at': { $lt: before } },
+                { 'worker_state.updated_at': null },
+              ],
+            },
+          ],
+        },
+        { projection: { _id: 1 }, limit },
+      )
+      .toArray();
+    return documents.map((document) => String(document._id));
+  }
+
   async countOperationsByStatus(): Promise<Record<string, number>> {
     const counts: Record<string, number> = Object.fromEntries(
       OPERATION_STATUSES.map((status) => [status, 0]),

@@ -54,6 +54,7 @@ export class Supervisor implements AdminBackend {
   private stopping = false;
   private claimLoop: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private reconcileTimer: NodeJS.Timeout | null = null;
   private readonly idle = new Set<() => void>();
 
   constructor(private readonly deps: SupervisorDeps) {
@@ -63,6 +64,8 @@ export class Supervisor implements AdminBackend {
   start(): void {
     this.claimLoop = this.runClaimLoop();
     this.renewTimer = setInterval(() => void this.renewLeases(), this.deps.config.leaseRenewMs);
+    this.reconcileTimer = setInterval(() => void this.reconcile(), this.deps.config.reconcileMs);
+    void this.reconcile();
     this.deps.logger.info(
       {
         concurrency: this.deps.config.concurrency,
@@ -350,6 +353,29 @@ export class Supervisor implements AdminBackend {
     record.port?.postMessage(message);
   }
 
+  /**
+   * MongoDB is the record of what must still happen; Redis only schedules it. Unfinished
+   * operations idle for a while that no queue structure holds (Redis lost its last writes
+   * in a crash, or an older worker left them in progress) are put back into pending. Every
+   * worker may run this at once: the check and the re-queue are one atomic script.
+   */
+  async reconcile(): Promise<string[]> {
+    const { config, store, queue, logger } = this.deps;
+    if (this.stopping) return [];
+    try {
+      const before = new Date(Date.now() - config.reconcileAfterMs);
+      const ids = await store.idleUnfinishedOperations(before, 1000);
+      const adopted = await queue.adopt(ids);
+      if (adopted.length > 0) {
+        logger.warn({ count: adopted.length, sample: adopted.slice(0, 10) }, 'operations_adopted');
+      }
+      return adopted;
+    } catch (error) {
+      logger.warn({ error: errorMessage(error) }, 'reconcile_failed');
+      return [];
+    }
+  }
+
   // ---- pause, resume, shutdown -------------------------------------------------------
 
   pause(): void {
@@ -400,6 +426,7 @@ export class Supervisor implements AdminBackend {
       }),
     );
     if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     logger.info({ handedBack: left.length }, 'shutdown_finished');
     void queue;
   }
