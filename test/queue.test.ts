@@ -149,10 +149,12 @@ describe('operation queue: leases', () => {
 
     assert.equal(first?.operationId, 'op-000000000001');
     assert.equal(first?.restarts, 1);
+    assert.equal(first?.recovered, true, 'the claim knows it took over from a dead worker');
     assert.equal(first?.priority, 5, 'keeps its own priority, not the resume boost');
     assert.notEqual(first?.token, lost!.token);
     const [second] = await survivor.claim(1);
     assert.equal(second?.operationId, 'op-000000000002');
+    assert.equal(second?.recovered, false);
     assert.deepEqual(await survivor.stats(), { leasesRecovered: 1, dropped: 0, deadLettered: 0 });
 
     assert.equal(await doomed.complete(lost!, 'db-1', 'scale_vertical'), false);
@@ -234,6 +236,7 @@ describe('operation queue: leases', () => {
     const [again] = await q.claim(1);
     assert.equal(again?.operationId, 'op-000000000001');
     assert.equal(again?.restarts, 0);
+    assert.equal(again?.recovered, false, 'a hand-back is not a recovery');
     assert.equal(again?.priority, 3);
     assert.equal((await q.depths()).delayed, 0);
   });

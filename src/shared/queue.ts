@@ -21,6 +21,8 @@ export interface Claim {
   priority: number;
   /** Redis server time of the claim, ms since the epoch. */
   claimedAt: number;
+  /** True when this claim took over from a worker whose lease expired (it died). */
+  recovered: boolean;
 }
 
 export interface QueueDepths {
@@ -149,13 +151,14 @@ export class OperationQueue {
       string | number
     )[];
     const claims: Claim[] = [];
-    for (let i = 0; i < reply.length; i += 5) {
+    for (let i = 0; i < reply.length; i += 6) {
       claims.push({
         operationId: String(reply[i]),
         token: String(reply[i + 1]),
         restarts: Number(reply[i + 2]),
         priority: Number(reply[i + 3]),
         claimedAt: Number(reply[i + 4]),
+        recovered: Number(reply[i + 5]) === 1,
       });
     }
     return claims;

@@ -131,6 +131,7 @@ export class Supervisor implements AdminBackend {
       },
     };
     this.actorsById.set(claim.operationId, record);
+    if (claim.recovered) this.deps.metrics.apply({ kind: 'leases_recovered', count: 1 });
     this.deps.logger.debug({ operationId: claim.operationId }, 'operation_claimed');
     void this.runActor(record);
   }

@@ -1,7 +1,8 @@
 -- claim: recover expired leases, promote due delayed ids, then lease up to `max` of the
 -- highest-priority pending ids, each with a fresh token, and add them to processing.
 -- ARGV: prefix, max, leaseMs, workerId, token1..tokenN (N >= max)
--- Returns a flat list: id, token, restarts, priority, claimedAt for each claim.
+-- Returns a flat list: id, token, restarts, priority, claimedAt, recovered (1 when its last
+-- lease had expired) for each claim.
 --@include common
 local max = tonumber(ARGV[2])
 local leaseMs = tonumber(ARGV[3])
@@ -24,6 +25,7 @@ while taken < max do
     local own = redis.call('HGET', resumePriorityKey, id)
     local priority = own or popped[2]
     local restarts = tonumber(redis.call('HGET', restartsKey, id)) or 0
+    local recovered = redis.call('HDEL', recoveredKey, id)
     redis.call('HDEL', resumePriorityKey, id)
     redis.call('ZREM', delayedKey, id)
     redis.call('HDEL', delayedPriorityKey, id)
@@ -36,6 +38,7 @@ while taken < max do
     table.insert(claims, restarts)
     table.insert(claims, tostring(priority))
     table.insert(claims, now)
+    table.insert(claims, recovered)
   end
 end
 return claims

@@ -16,6 +16,7 @@ local restartsKey = prefix .. 'restarts'
 local deadKey = prefix .. 'dead'
 local deadReasonsKey = prefix .. 'dead-reasons'
 local statsKey = prefix .. 'stats'
+local recoveredKey = prefix .. 'recovered'
 
 -- Server time, so lease expiry does not depend on any worker's clock.
 local function nowMs()
@@ -60,6 +61,7 @@ local function forget(id)
   redis.call('HDEL', delayedPriorityKey, id)
   redis.call('HDEL', resumePriorityKey, id)
   redis.call('HDEL', restartsKey, id)
+  redis.call('HDEL', recoveredKey, id)
 end
 
 -- Puts an id back in pending ahead of new work, remembering its own priority.
@@ -84,6 +86,7 @@ local function recoverExpired(now)
     local priority = tonumber(redis.call('HGET', leaseKey(id), 'priority')) or 5
     releaseLease(id)
     redis.call('HINCRBY', restartsKey, id, 1)
+    redis.call('HSET', recoveredKey, id, 1)
     resume(id, priority)
     redis.call('HINCRBY', statsKey, 'leases_recovered', 1)
   end
