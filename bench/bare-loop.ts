@@ -2,8 +2,8 @@
 // hops, no admin server or metrics. It claims ids and, for each, makes the same Redis,
 // MongoDB and Kubernetes calls, in the same order and with the same clients, that the
 // actor and supervisor make for a scale_vertical operation that succeeds first time
-// (src/actors/operation-actor.ts). Left out because a short run barely touches them: lease
-// renewal and the cancel sweep (one batched call each per LEASE_RENEW_MS).
+// (src/actors/operation-actor.ts), and renews its leases and sweeps for cancellations on
+// the supervisor's schedule (one batched call each per LEASE_RENEW_MS).
 
 import { Redis } from 'ioredis';
 import type { Config } from '../src/shared/config.js';
@@ -34,6 +34,14 @@ export async function startBareLoop(config: Config, logger: Logger): Promise<Bar
   let inFlight = 0;
   let stopping = false;
   let failed = 0;
+  const active = new Map<string, Claim>();
+  const renewTimer = setInterval(() => {
+    const claims = [...active.values()];
+    if (claims.length === 0) return;
+    void queue.renew(claims).catch(() => undefined);
+    const ids = claims.map((claim) => claim.operationId);
+    void store.listOperations({ ids, status: ['cancelled'] }, 500).catch(() => undefined);
+  }, config.leaseRenewMs);
 
   async function runOne(claim: Claim) {
     const { operationId: id, token } = claim;
@@ -106,6 +114,7 @@ export async function startBareLoop(config: Config, logger: Logger): Promise<Bar
       const claims = await queue.claim(wanted);
       inFlight += claims.length;
       for (const claim of claims) {
+        active.set(claim.operationId, claim);
         void runOne(claim)
           .catch(async (error: unknown) => {
             // As the actor does for a transient error: record the retry, back off, go again.
@@ -121,6 +130,7 @@ export async function startBareLoop(config: Config, logger: Logger): Promise<Bar
             await queue.retry(claim, 1, String(error)).catch(() => undefined);
           })
           .finally(() => {
+            active.delete(claim.operationId);
             inFlight -= 1;
             doorbell.notify();
           });
@@ -135,6 +145,7 @@ export async function startBareLoop(config: Config, logger: Logger): Promise<Bar
       stopping = true;
       doorbell.notify();
       await loop;
+      clearInterval(renewTimer);
       while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
       kube.close();
       await store.close();

@@ -109,7 +109,7 @@ export interface ChaosPlan {
 export interface PlanOptions {
   operations: number;
   seed: number;
-  /** Default: one database per 25 operations, at least one per topology. */
+  /** Default: one database per 5 operations, at least one per topology. */
   databases?: number;
   /** Fraction of operations that are invalid on purpose (default 0.08). */
   invalidShare?: number;
@@ -125,7 +125,7 @@ const INVALID = {
 export function buildPlan(options: PlanOptions): ChaosPlan {
   const random = seededRandom(options.seed);
   const total =
-    options.databases ?? Math.max(TOPOLOGIES.length, Math.round(options.operations / 25));
+    options.databases ?? Math.max(TOPOLOGIES.length, Math.round(options.operations / 5));
   const pauseCount = Math.max(1, Math.round(total / 12));
   const mixedCount = Math.max(TOPOLOGIES.length, total - pauseCount);
 
