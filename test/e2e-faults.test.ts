@@ -167,6 +167,11 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     assert.equal((await admin(url, '/v1/resume', 'POST')).status, 200);
     const [operation] = await platform.waitForFinal([id]);
     assert.equal(operation!.status, 'completed');
+    // Threads count their Kubernetes API calls and send them to the supervisor's registry.
+    await platform.waitFor('API calls in /metrics', async () => {
+      const text = (await admin(url, '/metrics')).text;
+      return /dbaas_kube_api_requests_total\{verb="create",code="201"\} [1-9]/.test(text);
+    });
     await worker.stop();
   });
 

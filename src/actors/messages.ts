@@ -45,3 +45,6 @@ export type ActorMessage =
 export type SupervisorMessage =
   | { type: 'stop'; reason: 'handback' | 'cancelled' | 'claim_lost' }
   | { type: 'lock_database_result'; requestId: number; locked: boolean; error?: string };
+
+/** Thread -> supervisor, not tied to one actor (sent on the thread's parent port). */
+export type ThreadMessage = { type: 'metrics'; events: MetricEvent[] };

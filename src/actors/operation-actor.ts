@@ -428,6 +428,10 @@ class OperationRun {
       return { kind: 'deferred', reason };
     }
     const retryable = !(error instanceof WorkerError) || error.retryable;
+    this.context.metric({
+      kind: 'worker_error',
+      code: error instanceof WorkerError ? error.code : 'UNEXPECTED',
+    });
     const retries = this.operation.retry_count ?? 0;
     if (
       retryable &&
@@ -486,6 +490,7 @@ class OperationRun {
     const current = await this.context.store.getOperation(this.input.operationId).catch(() => null);
     if (current?.status === 'cancelled') {
       this.log.info({}, 'operation_cancelled');
+      this.finishedMetric('cancelled');
       await this.restoreDatabaseStatus();
       return { kind: 'cancelled', databaseId: this.database._id, type: this.operation.type };
     }
@@ -597,7 +602,7 @@ class OperationRun {
     return null;
   }
 
-  private finishedMetric(status: 'completed' | 'failed' | 'timeout') {
+  private finishedMetric(status: 'completed' | 'failed' | 'timeout' | 'cancelled') {
     const started = this.operation.started_at?.getTime() ?? Date.now();
     this.context.metric({
       kind: 'operation_finished',

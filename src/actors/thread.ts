@@ -3,7 +3,7 @@
 // clients and OpsRequest watches. The pool runs with Atomics disabled, so a thread's event
 // loop keeps turning between tasks and its watches and timers never stall (DESIGN.md).
 
-import { threadId, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import {
   MongoError,
   MongoNetworkError,
@@ -12,10 +12,16 @@ import {
 } from 'mongodb';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import type { Config } from '../shared/config.js';
-import { KubeClients } from '../shared/kubedb/index.js';
+import { KubeClients, drainApiCalls } from '../shared/kubedb/index.js';
 import { createLogger } from '../shared/logger.js';
 import { Store } from '../shared/store.js';
-import type { ActorMessage, ActorOutcome, ActorTask, SupervisorMessage } from './messages.js';
+import type {
+  ActorMessage,
+  ActorOutcome,
+  ActorTask,
+  SupervisorMessage,
+  ThreadMessage,
+} from './messages.js';
 import { runActor, type StopReason } from './operation-actor.js';
 
 interface ThreadData {
@@ -26,6 +32,18 @@ const { config } = workerData as ThreadData;
 const logger = createLogger(config.logLevel, { workerId: config.workerId, thread: threadId });
 
 let resources: Promise<{ store: Store; kube: KubeClients }> | null = null;
+
+/** Kubernetes API calls go to the supervisor's metrics in batches, not one message each. */
+const API_CALL_FLUSH_MS = 2_000;
+setInterval(() => {
+  const calls = drainApiCalls();
+  if (calls.length === 0) return;
+  const message: ThreadMessage = {
+    type: 'metrics',
+    events: calls.map(({ verb, code, count }) => ({ kind: 'kube_api_call', verb, code, count })),
+  };
+  parentPort?.postMessage(message);
+}, API_CALL_FLUSH_MS).unref();
 
 function threadResources() {
   resources ??= (async () => {

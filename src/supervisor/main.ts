@@ -3,6 +3,7 @@
 // at once; leases then expire and other workers resume the operations).
 
 import { Redis } from 'ioredis';
+import type { ThreadMessage } from '../actors/messages.js';
 import { redactUrl, type Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -60,6 +61,11 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     queueDepths: () => queue.depths(),
     onCollectError: (error) =>
       logger.warn({ error: errorMessage(error) }, 'metrics_collect_failed'),
+  });
+  pool.on('message', (message: ThreadMessage) => {
+    if (message?.type === 'metrics' && Array.isArray(message.events)) {
+      for (const event of message.events) metrics.apply(event);
+    }
   });
   supervisor = new Supervisor({ config, queue, store, redis, pool, metrics, logger });
   const admin = await buildAdminServer({

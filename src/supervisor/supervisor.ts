@@ -137,7 +137,7 @@ export class Supervisor implements AdminBackend {
   }
 
   private async runActor(record: ActorRecord) {
-    const { pool, config, logger } = this.deps;
+    const { pool, logger } = this.deps;
     const channel = new MessageChannel();
     record.port = channel.port1;
     channel.port1.on('message', (message: ActorMessage) => this.onActorMessage(record, message));
@@ -162,7 +162,7 @@ export class Supervisor implements AdminBackend {
     record.port = null;
     logger.debug({ operationId: record.claim.operationId, outcome: outcome.kind }, 'actor_ended');
     await this.settle(record, outcome);
-    if (!this.stopping || config.shutdownGraceMs >= 0) this.doorbell.notify();
+    this.doorbell.notify();
   }
 
   private onActorMessage(record: ActorRecord, message: ActorMessage) {
@@ -407,7 +407,7 @@ export class Supervisor implements AdminBackend {
    * waits up to the grace period, then hands back whatever is left itself.
    */
   async shutdown(graceMs = this.deps.config.shutdownGraceMs): Promise<void> {
-    const { logger, queue, store } = this.deps;
+    const { logger, store } = this.deps;
     if (this.stopping) return;
     this.stopping = true;
     this.doorbell.notify();
@@ -429,7 +429,6 @@ export class Supervisor implements AdminBackend {
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     logger.info({ handedBack: left.length }, 'shutdown_finished');
-    void queue;
   }
 
   private whenIdle(ms: number): Promise<void> {

@@ -36,3 +36,4 @@ export {
   type KubeObject,
 } from './resources.js';
 export { observedStorageGb, readTopology, type Topology, type TopologyMode } from './topology.js';
+export { drainApiCalls } from './api-calls.js';

@@ -9,6 +9,7 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PermanentError } from '../errors.js';
 import { networkError, responseError } from './api-errors.js';
+import { recordApiCall } from './api-calls.js';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'patch' | 'delete';
 
@@ -158,8 +159,14 @@ export class KubeTransport {
         agent: connection.agent,
         signal,
       });
-      outgoing.on('response', resolve);
-      outgoing.on('error', reject);
+      outgoing.on('response', (response) => {
+        recordApiCall(request.verb, response.statusCode ?? 0);
+        resolve(response);
+      });
+      outgoing.on('error', (error) => {
+        recordApiCall(request.verb, 0);
+        reject(error);
+      });
       outgoing.end(payload);
     });
   }
