@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import type { SeedDatabase } from '../src/sim/server.js';
 import type { Database, DesiredState, OperationType } from '../src/shared/types.js';
 import { startPlatform, type Platform } from './support/e2e.js';
@@ -164,6 +164,9 @@ describe('worker end to end', { concurrency: false }, () => {
 
   before(async () => {
     platform = await startPlatform(import.meta.url);
+  });
+  afterEach(async () => {
+    await platform?.stopWorkers();
   });
   after(async () => {
     await platform?.close();

@@ -378,7 +378,8 @@ describe('operation queue: dedup keys', () => {
 
 describe('operation queue: one operation per database', () => {
   it('defers the second operation on a busy database until the first completes', async () => {
-    const q = queue('w1');
+    // A long lease: this is about the database lock, which must not lapse on a slow machine.
+    const q = queue('w1', { leaseMs: 60_000 });
     await q.enqueue('op-000000000001', 6);
     await q.enqueue('op-000000000002', 5);
     const [first, second] = await q.claim(2);

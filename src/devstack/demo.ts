@@ -374,7 +374,6 @@ export async function runDemo(argv: string[]): Promise<number> {
       },
     });
     out(`demo: worker started (pid ${worker.pid}, WORKER_CONCURRENCY=${values.concurrency})`);
-    out(`demo: worker log: ${logPath}`);
 
     const ids = operations.map((entry) => entry.operation._id);
     const deadline = Date.now() + Number(values['timeout-s']) * 1000;
@@ -400,7 +399,7 @@ export async function runDemo(argv: string[]): Promise<number> {
 
     const kept = path.join(os.tmpdir(), `dbaas-worker-demo-${process.pid}.log`);
     copyFileSync(logPath, kept);
-    out(`demo: worker log kept at ${kept}`);
+    out(`demo: worker log: ${kept}`);
     return await summarize(operations, final, store, out);
   } finally {
     if (worker) worker.kill('SIGKILL');
@@ -439,7 +438,7 @@ async function summarize(
     if (!ok) wrong += 1;
     const name = DATABASES[planned.database]?.seed.name ?? '?';
     out(
-      `${operation._id.padEnd(16)} ${name.padEnd(16)} ${planned.type.padEnd(17)} ${status.padEnd(10)} ${planned.expect.padEnd(10)} ${ok ? '' : 'UNEXPECTED '}${note.slice(0, 90)}`,
+      `${operation._id.padEnd(16)} ${name.padEnd(16)} ${planned.type.padEnd(17)} ${status.padEnd(10)} ${planned.expect.padEnd(10)} ${ok ? '' : 'UNEXPECTED '}${note.slice(0, 200)}`,
     );
   }
   out('');

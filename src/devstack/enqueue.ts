@@ -8,7 +8,13 @@ import { loadConfig } from '../shared/config.js';
 import { OperationQueue } from '../shared/queue.js';
 import { queueKeys } from '../shared/queue-keys.js';
 import { Store } from '../shared/store.js';
-import { OPERATION_TYPES, type DesiredState, type OperationType } from '../shared/types.js';
+import { CHANGE_PLANS } from '../actors/plans/index.js';
+import {
+  OPERATION_TYPES,
+  type DesiredState,
+  type Operation,
+  type OperationType,
+} from '../shared/types.js';
 
 const HELP = `usage:
   dbaas-worker enqueue --database DB_ID --type TYPE [--size S] [--replicas N]
@@ -17,6 +23,20 @@ const HELP = `usage:
 
 Uses REDIS_URL, MONGODB_URL and MONGODB_DATABASE like the worker.
 TYPE is one of: ${OPERATION_TYPES.join(', ')}`;
+
+/** The desired_state field each type needs, and the flag that sets it. */
+const REQUIRED_FLAG: Partial<Record<OperationType, { field: string; flag: string }>> = {
+  scale_vertical: { field: 'size', flag: '--size' },
+  scale_horizontal: { field: 'replicas', flag: '--replicas' },
+  expand_storage: { field: 'storage_gb', flag: '--storage-gb' },
+  upgrade_version: { field: 'target_version', flag: '--version' },
+};
+
+function wholeNumber(flag: string, value: string): number {
+  if (!/^\d+$/.test(value))
+    throw new Error(`${flag} must be a whole number, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
 
 /** How long the platform's dedup key lives; cleared earlier when the operation ends. */
 const DEDUP_TTL_SECONDS = 3600;
@@ -69,17 +89,28 @@ export async function runEnqueueCli(argv: string[]): Promise<number> {
     }
     const database = await store.getDatabase(values.database);
     if (!database) throw new Error(`database ${values.database} does not exist`);
-    const desired: DesiredState = {};
-    if (values.size) desired.size = values.size;
-    if (values.replicas) desired.replicas = Number(values.replicas);
-    if (values['storage-gb']) desired.storage_gb = Number(values['storage-gb']);
-    if (values.version) desired.target_version = values.version;
-
     const type = values.type as OperationType;
+    const desired: DesiredState = {};
+    if (values.size !== undefined) desired.size = values.size;
+    if (values.replicas !== undefined)
+      desired.replicas = wholeNumber('--replicas', values.replicas);
+    if (values['storage-gb'] !== undefined) {
+      desired.storage_gb = wholeNumber('--storage-gb', values['storage-gb']);
+    }
+    if (values.version !== undefined) desired.target_version = values.version;
+    const required = REQUIRED_FLAG[type];
+    if (required && desired[required.field] === undefined) {
+      throw new Error(`--type ${type} needs ${required.flag}\n\n${HELP}`);
+    }
+    // Refuse here what the worker would refuse, with the same words.
+    CHANGE_PLANS[type].validate({ type, desired_state: desired } as Operation, database);
+
     const dedupKey = queueKeys.dedup(database._id, type);
     const holder = await redis.get(dedupKey);
     if (holder) {
-      throw new Error(`database ${database._id} already has a queued ${type} operation: ${holder}`);
+      throw new Error(
+        `database ${database._id} already has a ${type} operation queued or running: ${holder}`,
+      );
     }
     const operation = await store.createOperation({
       database_id: database._id,

@@ -32,6 +32,8 @@ export interface Platform {
   /** What the platform's API does: document, dedup key, pending. */
   queueOperation(databaseId: string, type: OperationType, desired: DesiredState): Promise<string>;
   startWorker(env?: Record<string, string>): WorkerProcess;
+  /** Kills every worker still running (for afterEach: a failed test leaves none behind). */
+  stopWorkers(): Promise<void>;
   waitForFinal(ids: string[], timeoutMs?: number): Promise<Operation[]>;
   waitFor<T>(
     what: string,
@@ -162,6 +164,9 @@ export async function startPlatform(
       };
       workers.push(worker);
       return worker;
+    },
+    async stopWorkers() {
+      await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
     },
     async waitForFinal(ids, timeoutMs = 60_000) {
       return platform.waitFor(
