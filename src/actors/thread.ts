@@ -4,13 +4,8 @@
 // loop keeps turning between tasks and its watches and timers never stall (DESIGN.md).
 
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import {
-  MongoError,
-  MongoNetworkError,
-  MongoServerSelectionError,
-  MongoTopologyClosedError,
-} from 'mongodb';
 import { TransientError, errorMessage } from '../shared/errors.js';
+import { isStoreOutage } from '../shared/store-outage.js';
 import type { Config } from '../shared/config.js';
 import { KubeClients, drainApiCalls } from '../shared/kubedb/index.js';
 import { createLogger } from '../shared/logger.js';
@@ -59,13 +54,7 @@ function threadResources() {
 
 /** A failure of the infrastructure rather than of the operation or of our code. */
 function isOutage(error: unknown): boolean {
-  return (
-    error instanceof TransientError ||
-    error instanceof MongoNetworkError ||
-    error instanceof MongoServerSelectionError ||
-    error instanceof MongoTopologyClosedError ||
-    (error instanceof MongoError && error.hasErrorLabel('RetryableWriteError'))
-  );
+  return error instanceof TransientError || isStoreOutage(error);
 }
 
 export default async function actor(task: ActorTask): Promise<ActorOutcome> {
