@@ -126,10 +126,7 @@ class FieldReader {
   oneOf<T extends string>(field: string, allowed: readonly T[]): T {
     const value = this.string(field);
     if (!(allowed as readonly string[]).includes(value)) {
-      this.fail(
-        field,
-        `has unknown value ${JSON.stringify(value)}; expected ${allowed.join(', ')}`,
-      );
+      this.fail(field, `has unknown value ${quote(value)}; expected ${allowed.join(', ')}`);
     }
     return value as T;
   }
@@ -161,7 +158,19 @@ function describe(value: unknown): string {
     const bsontype = (value as { _bsontype?: unknown })._bsontype;
     return typeof bsontype === 'string' ? `BSON ${bsontype}` : 'an object';
   }
-  return `${typeof value} ${JSON.stringify(value)}`;
+  return `${typeof value} ${quote(value)}`;
+}
+
+/** Longest quoted value in an error: a field holding megabytes must not make one that big. */
+const QUOTE_LIMIT = 80;
+
+/** A value as JSON, cut short with `…`; numbers JSON cannot write (NaN) as themselves. */
+export function quote(value: unknown): string {
+  const text =
+    typeof value === 'number' && !Number.isFinite(value)
+      ? String(value)
+      : (JSON.stringify(value) ?? String(value));
+  return text.length > QUOTE_LIMIT ? `${text.slice(0, QUOTE_LIMIT)}…` : text;
 }
 
 function rawDocument(collection: string, raw: unknown): Raw {

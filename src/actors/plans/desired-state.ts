@@ -1,5 +1,6 @@
 // Reading desired_state with errors that tell the user what to send instead.
 
+import { quote } from '../../shared/documents.js';
 import { PermanentError } from '../../shared/errors.js';
 import { SIZES, type Operation, type Size } from '../../shared/types.js';
 
@@ -12,7 +13,7 @@ export function desiredSize(operation: Operation): Size {
   if (typeof size !== 'string' || !(size in SIZES)) {
     throw invalid(
       operation,
-      `desired_state.size ${JSON.stringify(size ?? null)} is not a known size`,
+      `desired_state.size ${quote(size ?? null)} is not a known size`,
       `Use one of ${Object.keys(SIZES).join(', ')}`,
     );
   }
@@ -29,7 +30,7 @@ export function desiredReplicas(operation: Operation): number {
   ) {
     throw invalid(
       operation,
-      `desired_state.replicas ${JSON.stringify(replicas ?? null)} is not a replica count`,
+      `desired_state.replicas ${quote(replicas ?? null)} is not a replica count`,
       'Use a whole number from 1 to 100',
     );
   }
@@ -41,7 +42,7 @@ export function desiredStorageGb(operation: Operation): number {
   if (typeof storage !== 'number' || !Number.isInteger(storage) || storage < 1 || storage > 65536) {
     throw invalid(
       operation,
-      `desired_state.storage_gb ${JSON.stringify(storage ?? null)} is not a storage size`,
+      `desired_state.storage_gb ${quote(storage ?? null)} is not a storage size`,
       'Use a whole number of GB from 1 to 65536',
     );
   }
@@ -53,7 +54,7 @@ export function desiredVersion(operation: Operation): string {
   if (typeof version !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(version)) {
     throw invalid(
       operation,
-      `desired_state.target_version ${JSON.stringify(version ?? null)} is not a version name`,
+      `desired_state.target_version ${quote(version ?? null)} is not a version name`,
       'Use a KubeDB catalog version name such as "16.4" or "8.0.35"',
     );
   }
