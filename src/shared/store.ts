@@ -285,20 +285,26 @@ export class Store {
    */
   async failInvalidOperation(id: string, errorMessage: string): Promise<boolean> {
     const now = new Date();
-    const result = await this.operations.updateOne(
-      { _id: id, status: { $in: ['queued', 'in_progress'] } },
-      {
-        $set: {
-          status: 'failed',
-          completed_at: now,
-          message: 'Operation failed',
-          error_message: errorMessage,
-          'worker_state.claim_token': null,
-          'worker_state.updated_at': now,
-        },
-      },
-    );
-    return result.matchedCount === 1;
+    const filter: Filter<StoredDocument> = { _id: id, status: { $in: ['queued', 'in_progress'] } };
+    const set = {
+      status: 'failed',
+      completed_at: now,
+      message: 'Operation failed',
+      error_message: errorMessage,
+    };
+    try {
+      const result = await this.operations.updateOne(filter, {
+        $set: { ...set, 'worker_state.claim_token': null, 'worker_state.updated_at': now },
+      });
+      return result.matchedCount === 1;
+    } catch (error) {
+      // worker_state is null or not an object (it may be what is malformed): replace it.
+      if (!(error instanceof MongoServerError && error.code === PATH_NOT_VIABLE)) throw error;
+      const result = await this.operations.updateOne(filter, {
+        $set: { ...set, worker_state: { claim_token: null, updated_at: now } },
+      });
+      return result.matchedCount === 1;
+    }
   }
 
   /**
