@@ -87,7 +87,12 @@ export async function runActor(input: ActorInput, context: ActorContext): Promis
   return actor.run();
 }
 
-/** An operation whose document breaks the contract: mark it failed where the user looks. */
+/**
+ * An operation whose document breaks the contract: mark it failed where the user looks, and
+ * dead-letter it like any failed operation, which frees the platform's dedup key so that a
+ * corrected operation can be queued. A status the worker does not own (unknown, missing) is
+ * left alone: the id is only dropped, with the log event and counter.
+ */
 async function failMalformed(
   input: ActorInput,
   context: ActorContext,
@@ -95,8 +100,15 @@ async function failMalformed(
   error: WorkerError,
 ): Promise<ActorOutcome> {
   log.warn({ code: error.code, error: error.message }, 'operation_document_invalid');
-  await context.store.failInvalidOperation(input.operationId, error.describe());
-  return { kind: 'dropped', reason: `operation_invalid: ${error.message}` };
+  const failed = await context.store.failInvalidOperation(input.operationId, error.describe());
+  if (!failed) return { kind: 'dropped', reason: `operation_invalid: ${error.message}` };
+  const keys = await context.store.operationKeys(input.operationId);
+  return {
+    kind: 'failed',
+    databaseId: keys?.databaseId ?? '',
+    type: keys?.type ?? '',
+    reason: error.describe(),
+  };
 }
 
 /** Fails an operation before it could start (its database is missing or malformed). */

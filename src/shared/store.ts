@@ -308,6 +308,22 @@ export class Store {
   }
 
   /**
+   * An operation's database_id and type as stored (each when it is a string), even when the
+   * rest of the document breaks the contract; null when there is no such document.
+   */
+  async operationKeys(id: string): Promise<{ databaseId?: string; type?: string } | null> {
+    const raw = await this.operations.findOne(
+      { _id: id },
+      { projection: { database_id: 1, type: 1 } },
+    );
+    if (!raw) return null;
+    return {
+      ...(typeof raw.database_id === 'string' && { databaseId: raw.database_id }),
+      ...(typeof raw.type === 'string' && { type: raw.type }),
+    };
+  }
+
+  /**
    * An operator retries a failed or timed-out operation: back to queued with a fresh set of
    * retries. The next attempt gets an OpsRequest of its own (attempt + 1, step cleared), so
    * the failed one is never adopted again. False if it is not failed/timeout.
