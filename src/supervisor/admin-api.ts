@@ -15,7 +15,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import { WorkerError } from '../shared/errors.js';
+import { DocumentValidationError, WorkerError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { AdminBackend, ReadyView } from './admin-backend.js';
 import { AdminError } from './admin-errors.js';
@@ -392,6 +392,11 @@ function toAdminError(error: FastifyError, request: FastifyRequest): AdminError 
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     // Other client faults Fastify detects itself (bad content-length, bad URL encoding).
     return new AdminError('REQUEST_REJECTED', error.message);
+  }
+
+  // A document the platform wrote wrong is the caller's to fix, not a fault of the worker.
+  if (error instanceof DocumentValidationError) {
+    return new AdminError('OPERATION_INVALID', error.describe());
   }
 
   if (error instanceof TimeoutElapsedError || (error instanceof WorkerError && error.retryable)) {

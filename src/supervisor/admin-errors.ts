@@ -11,6 +11,10 @@ export const ADMIN_ERRORS = {
   DEAD_LETTER_NOT_FOUND: { status: 404, meaning: 'this id is not in the dead-letter set' },
   THREAD_NOT_FOUND: { status: 404, meaning: 'no pool thread has this id' },
   OPERATION_FINAL: { status: 409, meaning: 'the operation already reached a final status' },
+  OPERATION_INVALID: {
+    status: 422,
+    meaning: 'the operation document breaks the platform contract; the message names the field',
+  },
   BODY_TOO_LARGE: { status: 413, meaning: 'the body is larger than the admin API accepts' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the body is not application/json' },
   REQUEST_REJECTED: { status: 400, meaning: 'the HTTP request itself is malformed' },

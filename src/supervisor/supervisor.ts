@@ -488,17 +488,20 @@ export class Supervisor implements AdminBackend {
 
   async cancel(id: string): Promise<'cancelled' | 'not_found' | 'final'> {
     const previous = await this.deps.store.cancelOperation(id, 'Cancelled by an operator');
+    // Raw keys, not the parsed document: a malformed one exists all the same.
     if (previous === null) {
-      return (await this.deps.store.getOperation(id).catch(() => null)) ? 'final' : 'not_found';
+      return (await this.deps.store.operationKeys(id)) ? 'final' : 'not_found';
     }
     const record = this.actorsById.get(id);
     if (record) {
       this.stopActor(record, 'cancelled');
     } else {
-      const operation = await this.deps.store.getOperation(id).catch(() => null);
+      const keys = await this.deps.store.operationKeys(id).catch(() => null);
       await this.deps.queue.remove(
         id,
-        operation ? { databaseId: operation.database_id, type: operation.type } : undefined,
+        keys?.databaseId && keys.type
+          ? { databaseId: keys.databaseId, type: keys.type }
+          : undefined,
       );
     }
     this.deps.logger.info({ operationId: id, previous }, 'operation_cancelled_by_admin');
