@@ -103,6 +103,13 @@ function loadScripts(): Map<ScriptName, string> {
 
 type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
 
+/** A score as Redis writes it: `inf` and `-inf` are numbers too (Number() makes them NaN). */
+function redisNumber(text: string): number {
+  if (text === 'inf' || text === '+inf') return Infinity;
+  if (text === '-inf') return -Infinity;
+  return Number(text);
+}
+
 export class OperationQueue {
   private readonly redis: Redis;
   private readonly options: Required<Omit<QueueOptions, 'logger'>>;
@@ -156,7 +163,7 @@ export class OperationQueue {
         operationId: String(reply[i]),
         token: String(reply[i + 1]),
         restarts: Number(reply[i + 2]),
-        priority: Number(reply[i + 3]),
+        priority: redisNumber(String(reply[i + 3])),
         claimedAt: Number(reply[i + 4]),
         recovered: Number(reply[i + 5]) === 1,
       });

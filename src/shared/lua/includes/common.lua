@@ -64,8 +64,18 @@ local function forget(id)
   redis.call('HDEL', recoveredKey, id)
 end
 
+-- A priority as a number. NaN (a client that read a score of "inf" as NaN) would make a
+-- ZADD fail half way through a script, after the id already left the set it was in, and
+-- lose it; such a priority becomes `fallback` instead. inf and -inf are kept.
+local function priorityOf(value, fallback)
+  local priority = tonumber(value)
+  if priority == nil or priority ~= priority then return fallback end
+  return priority
+end
+
 -- Puts an id back in pending ahead of new work, remembering its own priority.
 local function resume(id, priority)
+  priority = priorityOf(priority, 5)
   redis.call('HSET', resumePriorityKey, id, priority)
   redis.call('ZADD', pendingKey, 'GT', RESUME_PRIORITY + priority, id)
 end
@@ -75,7 +85,7 @@ local function delay(id, dueAt, priority)
   redis.call('HDEL', resumePriorityKey, id)
   redis.call('ZREM', pendingKey, id)
   redis.call('ZADD', delayedKey, dueAt, id)
-  redis.call('HSET', delayedPriorityKey, id, priority)
+  redis.call('HSET', delayedPriorityKey, id, priorityOf(priority, RETRY_PRIORITY))
 end
 
 -- Leases whose holder stopped renewing (the process died): back to pending, ahead of new
@@ -83,7 +93,7 @@ end
 local function recoverExpired(now)
   local expired = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(expired) do
-    local priority = tonumber(redis.call('HGET', leaseKey(id), 'priority')) or 5
+    local priority = priorityOf(redis.call('HGET', leaseKey(id), 'priority'), 5)
     releaseLease(id)
     redis.call('HINCRBY', restartsKey, id, 1)
     redis.call('HSET', recoveredKey, id, 1)
@@ -97,7 +107,7 @@ end
 local function promoteDue(now)
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
-    local priority = tonumber(redis.call('HGET', delayedPriorityKey, id)) or RETRY_PRIORITY
+    local priority = priorityOf(redis.call('HGET', delayedPriorityKey, id), RETRY_PRIORITY)
     redis.call('HDEL', delayedPriorityKey, id)
     redis.call('ZREM', delayedKey, id)
     redis.call('ZADD', pendingKey, 'GT', priority, id)
