@@ -2,6 +2,7 @@
 // `:dedup:*`) made crash-safe with leases. Every transition is one Lua script in
 // src/shared/lua/, named after it, so each is atomic; see docs/redis-keys.md for the keys.
 
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -101,7 +102,8 @@ function loadScripts(): Map<ScriptName, string> {
   return scriptSources;
 }
 
-type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
+type ScriptArg = string | number | Buffer;
+type ScriptRunner = (...args: ScriptArg[]) => Promise<unknown>;
 
 /** A score as Redis writes it: `inf` and `-inf` are numbers too (Number() makes them NaN). */
 function redisNumber(text: string): number {
@@ -115,6 +117,13 @@ export class OperationQueue {
   private readonly options: Required<Omit<QueueOptions, 'logger'>>;
   private readonly logger?: Logger;
   private readonly scripts = new Map<ScriptName, ScriptRunner>();
+  private readonly claimBytes: ScriptRunner;
+  /**
+   * Claimed ids that are not valid UTF-8 (junk someone put in pending), by claim token: a
+   * Claim carries the id decoded for people, and every transition sends these bytes instead,
+   * or the lease would never be found, never end, and the junk would come back forever.
+   */
+  private readonly rawIds = new Map<string, Buffer>();
   private dropped = 0;
 
   constructor(redis: Redis, options: QueueOptions) {
@@ -134,10 +143,24 @@ export class OperationQueue {
       const runner = (redis as unknown as Record<string, ScriptRunner>)[command]!;
       this.scripts.set(name, runner.bind(redis));
     }
+    // ioredis defines a variant of each command that answers Buffers instead of strings.
+    const claimBytes = (redis as unknown as Record<string, ScriptRunner>).dbaasQueue_claimBuffer!;
+    this.claimBytes = claimBytes.bind(redis);
   }
 
-  private run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+  private run(name: ScriptName, ...args: ScriptArg[]): Promise<unknown> {
     return this.scripts.get(name)!(KEY_PREFIX, ...args);
+  }
+
+  /** The id as stored in Redis: its bytes when it is not valid UTF-8. */
+  private idOf(claim: Claim): string | Buffer {
+    return this.rawIds.get(claim.token) ?? claim.operationId;
+  }
+
+  /** The lease of this claim ended (or was never ours): its bytes are not needed any more. */
+  private ended<T>(claim: Claim, result: T): T {
+    this.rawIds.delete(claim.token);
+    return result;
   }
 
   /** What the platform's API does: ZADD operations:pending priority id. */
@@ -154,19 +177,22 @@ export class OperationQueue {
     if (max <= 0) return [];
     const tokens = Array.from({ length: max }, () => randomUUID());
     const { workerId, leaseMs } = this.options;
-    const reply = (await this.run('claim', max, leaseMs, workerId, ...tokens)) as (
-      string | number
+    const reply = (await this.claimBytes(KEY_PREFIX, max, leaseMs, workerId, ...tokens)) as (
+      Buffer | number
     )[];
     const claims: Claim[] = [];
     for (let i = 0; i < reply.length; i += 6) {
-      claims.push({
-        operationId: String(reply[i]),
+      const id = reply[i] as Buffer;
+      const claim: Claim = {
+        operationId: id.toString('utf8'),
         token: String(reply[i + 1]),
         restarts: Number(reply[i + 2]),
         priority: redisNumber(String(reply[i + 3])),
         claimedAt: Number(reply[i + 4]),
         recovered: Number(reply[i + 5]) === 1,
-      });
+      };
+      if (!isUtf8(id)) this.rawIds.set(claim.token, id);
+      claims.push(claim);
     }
     return claims;
   }
@@ -177,7 +203,7 @@ export class OperationQueue {
    */
   async renew(claims: Claim[]): Promise<string[]> {
     if (claims.length === 0) return [];
-    const pairs = claims.flatMap((claim) => [claim.operationId, claim.token]);
+    const pairs = claims.flatMap((claim) => [this.idOf(claim), claim.token]);
     const lost = (await this.run('renew', this.options.leaseMs, ...pairs)) as string[];
     for (const operationId of lost) this.logger?.warn({ operationId }, 'lease_lost');
     return lost;
@@ -191,7 +217,7 @@ export class OperationQueue {
   async lockDatabase(claim: Claim, databaseId: string): Promise<boolean> {
     const result = await this.run(
       'lock-database',
-      claim.operationId,
+      this.idOf(claim),
       claim.token,
       databaseId,
       this.options.leaseMs,
@@ -205,7 +231,8 @@ export class OperationQueue {
    * nothing changed) if the claim was stale.
    */
   async complete(claim: Claim, databaseId: string, type: string): Promise<boolean> {
-    return (await this.run('complete', claim.operationId, claim.token, databaseId, type)) === 1;
+    const result = await this.run('complete', this.idOf(claim), claim.token, databaseId, type);
+    return this.ended(claim, result === 1);
   }
 
   /**
@@ -221,7 +248,10 @@ export class OperationQueue {
   ): Promise<{ delayMs: number; ok: boolean }> {
     const { retryBaseMs, retryMaxMs } = this.options;
     const delayMs = retryDelayMs(retryNumber, retryBaseMs, retryMaxMs);
-    const ok = (await this.run('retry', claim.operationId, claim.token, delayMs)) === 1;
+    const ok = this.ended(
+      claim,
+      (await this.run('retry', this.idOf(claim), claim.token, delayMs)) === 1,
+    );
     this.logger?.info(
       { operationId: claim.operationId, retryNumber, delayMs, reason, ok },
       'operation_retry_scheduled',
@@ -242,13 +272,14 @@ export class OperationQueue {
     const ok =
       (await this.run(
         'dead-letter',
-        claim.operationId,
+        this.idOf(claim),
         claim.token,
         databaseId,
         type,
         reason,
         this.options.deadLetterCap,
       )) === 1;
+    this.ended(claim, ok);
     if (ok)
       this.logger?.warn({ operationId: claim.operationId, reason }, 'operation_dead_lettered');
     return ok;
@@ -260,7 +291,11 @@ export class OperationQueue {
    */
   async defer(claim: Claim, delayMs: number, reason: string): Promise<boolean> {
     const { operationId, token, priority } = claim;
-    const ok = (await this.run('defer', operationId, token, Math.max(0, delayMs), priority)) === 1;
+    const id = this.idOf(claim);
+    const ok = this.ended(
+      claim,
+      (await this.run('defer', id, token, Math.max(0, delayMs), priority)) === 1,
+    );
     this.logger?.debug({ operationId, delayMs, reason, ok }, 'operation_deferred');
     return ok;
   }
@@ -271,7 +306,10 @@ export class OperationQueue {
    */
   async release(claim: Claim): Promise<boolean> {
     const { operationId, token, priority } = claim;
-    const ok = (await this.run('release', operationId, token, priority)) === 1;
+    const ok = this.ended(
+      claim,
+      (await this.run('release', this.idOf(claim), token, priority)) === 1,
+    );
     this.logger?.info({ operationId, ok }, 'operation_released');
     return ok;
   }
@@ -281,7 +319,7 @@ export class OperationQueue {
    * an operation id): lease, processing, pending and delayed. Logged and counted.
    */
   async drop(claim: Claim, reason: string): Promise<boolean> {
-    const ok = (await this.run('drop', claim.operationId, claim.token)) === 1;
+    const ok = this.ended(claim, (await this.run('drop', this.idOf(claim), claim.token)) === 1);
     if (ok) {
       this.dropped += 1;
       this.logger?.warn({ operationId: claim.operationId, reason }, 'queue_member_dropped');
