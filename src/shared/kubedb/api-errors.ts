@@ -111,8 +111,9 @@ const UNTRUSTED_CERTIFICATE =
 
 /**
  * The error for a request that got no HTTP answer: refused, reset, timed out (transient),
- * or a server certificate the kubeconfig does not trust (permanent: it will not change by
- * itself, and retrying only delays the message that says what to fix).
+ * or a server certificate the kubeconfig does not trust or TLS material in it that OpenSSL
+ * cannot load (permanent: it will not change by itself, and retrying only delays the
+ * message that says what to fix).
  */
 export function networkError(
   verb: string,
@@ -129,6 +130,21 @@ export function networkError(
         hint:
           "Put the cluster's CA in the kubeconfig's certificate-authority-data, or set " +
           "the provider's verify_ssl to false",
+        details: { verb, target, network: code },
+        cause,
+      },
+    );
+  }
+  if (code && /^ERR_OSSL_/.test(code)) {
+    // OpenSSL could not load the kubeconfig's own TLS material: it will not load next time
+    // either, so this is no network trouble to retry.
+    return new PermanentError(
+      'KUBECONFIG_INVALID',
+      `${verb} ${target}: the kubeconfig's certificates or key cannot be used (${code})`,
+      {
+        hint:
+          'Store PEM certificates and a matching key, base64-encoded, in ' +
+          'certificate-authority-data, client-certificate-data and client-key-data',
         details: { verb, target, network: code },
         cause,
       },
