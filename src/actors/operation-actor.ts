@@ -474,14 +474,20 @@ class OperationRun {
       },
     );
     if (!finished) return this.whyLost();
-    await this.restoreDatabaseStatus();
+    await this.restoreDatabaseStatus(error);
     this.finishedMetric('failed');
     this.log.warn({ error: reason, retryable }, 'operation_failed');
     return { kind: 'failed', ...ids, reason };
   }
 
   /** After a failure, the database status says what KubeDB reports, not what we hoped. */
-  private async restoreDatabaseStatus() {
+  private async restoreDatabaseStatus(cause?: unknown) {
+    if (cause instanceof WorkerError && cause.details?.network !== undefined) {
+      // No HTTP answer from the API server: reading the resource now would only wait out
+      // the same retries again (tens of seconds) before the failure reaches the queue.
+      this.log.warn({ error: errorMessage(cause) }, 'database_status_unknown');
+      return;
+    }
     try {
       const resource = await this.readResource(true);
       const phase = (resource.status as { phase?: string } | undefined)?.phase;
