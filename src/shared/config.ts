@@ -2,6 +2,7 @@
 // `loadConfig` validates them once at start-up; the README table is printed from this
 // catalog by `dbaas-worker config --markdown`, so the two cannot drift apart.
 
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { ConfigError } from './errors.js';
 import { OPERATION_TYPES, type OperationType } from './types.js';
@@ -249,6 +250,34 @@ export function mongodbDatabaseName(mongodbUrl: string, explicit?: string): stri
   return decodeURIComponent(path) || 'kubedb_dbaas';
 }
 
+/** MongoDB refuses these in a database name (and names of 64 bytes or more). */
+const MONGODB_NAME_FORBIDDEN = /[/\\. "$*<>:|?\0]/;
+
+/** The database name, checked here so a bad one stops the start instead of every operation. */
+function mongodbDatabase(env: Env, mongodbUrl: string): string {
+  const explicit = read(env, 'MONGODB_DATABASE');
+  const name = mongodbDatabaseName(mongodbUrl, explicit);
+  if (MONGODB_NAME_FORBIDDEN.test(name) || Buffer.byteLength(name) >= 64) {
+    const accepted =
+      'a MongoDB database name: under 64 bytes, without / \\ . space " $ * < > : | ?';
+    if (explicit !== undefined) throw new ConfigError('MONGODB_DATABASE', name, accepted);
+    throw new ConfigError('MONGODB_URL', redactUrl(mongodbUrl), `a path naming ${accepted}`);
+  }
+  return name;
+}
+
+const HOST_LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOST_NAME = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(\\.${HOST_LABEL})*$`);
+
+/** An IP address or a host name; anything else could never be listened on. */
+function host(env: Env, name: string, fallback: string): string {
+  const raw = read(env, name) ?? fallback;
+  if (isIP(raw) === 0 && !HOST_NAME.test(raw)) {
+    throw new ConfigError(name, raw, 'an IP address (127.0.0.1, 0.0.0.0, ::) or a host name');
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const mongodbUrl = url(env, 'MONGODB_URL', 'mongodb://127.0.0.1:27017/kubedb_dbaas', [
     'mongodb:',
@@ -276,7 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:']),
     mongodbUrl,
-    mongodbDatabase: mongodbDatabaseName(mongodbUrl, read(env, 'MONGODB_DATABASE')),
+    mongodbDatabase: mongodbDatabase(env, mongodbUrl),
     kubeconfig: read(env, 'KUBECONFIG') ?? null,
     kubedbApiVersion: choice(env, 'KUBEDB_API_VERSION', 'v1', ['v1', 'v1alpha2'] as const),
     workerId: read(env, 'WORKER_ID') ?? `${os.hostname()}-${process.pid}`,
@@ -311,7 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
     reconcileMs: integer(env, 'RECONCILE_MS', 60_000, 100, 86_400_000),
     reconcileAfterMs: integer(env, 'RECONCILE_AFTER_MS', 120_000, 100, 86_400_000),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 3_600_000),
-    adminHost: read(env, 'ADMIN_HOST') ?? '127.0.0.1',
+    adminHost: host(env, 'ADMIN_HOST', '127.0.0.1'),
     adminPort: integer(env, 'ADMIN_PORT', 8080, 0, 65535),
     adminToken,
     logLevel: choice(env, 'LOG_LEVEL', 'info', [

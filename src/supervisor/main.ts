@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import type { ThreadMessage } from '../actors/messages.js';
 import { redactUrl, type Config } from '../shared/config.js';
-import { errorMessage } from '../shared/errors.js';
+import { ConfigError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OperationQueue } from '../shared/queue.js';
 import { Store } from '../shared/store.js';
@@ -74,7 +74,9 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     adminToken: config.adminToken,
     logger,
   });
-  await admin.listen({ host: config.adminHost, port: config.adminPort });
+  await admin.listen({ host: config.adminHost, port: config.adminPort }).catch((error: unknown) => {
+    throw listenError(error, config);
+  });
   const address = admin.server.address();
   const port = typeof address === 'object' && address ? address.port : config.adminPort;
   const adminUrl = `http://${config.adminHost}:${port}`;
@@ -99,6 +101,36 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
       return stopped;
     },
   };
+}
+
+/** Why the admin server cannot listen, as the setting to change. */
+function listenError(error: unknown, config: Config): unknown {
+  const code = (error as { code?: string } | null)?.code;
+  const where = `${config.adminHost}:${config.adminPort}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(
+        'ADMIN_PORT',
+        String(config.adminPort),
+        `a free port; ${where} is already in use (EADDRINUSE)`,
+      );
+    case 'EACCES':
+      return new ConfigError(
+        'ADMIN_PORT',
+        String(config.adminPort),
+        `a port this user may listen on (EACCES; ports below 1024 need privileges)`,
+      );
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EADDRNOTAVAIL':
+      return new ConfigError(
+        'ADMIN_HOST',
+        config.adminHost,
+        `an address of this machine to listen on (${code}), e.g. 127.0.0.1 or 0.0.0.0`,
+      );
+    default:
+      return error;
+  }
 }
 
 /** Runs a worker until SIGTERM/SIGINT; the process exits when shutdown completes. */
