@@ -156,6 +156,45 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     await worker.stop();
   });
 
+  it('stops the old actor when its lapsed lease is claimed again and keeps the new one renewed', async () => {
+    platform.sim.setTimings({ pendingMs: 50, progressingMs: 6000 });
+    const database = await platform.addDatabase(postgres('lapsed'));
+    const id = await platform.queueOperation(database._id, 'restart', {});
+    const worker = platform.startWorker({ LOG_LEVEL: 'debug' });
+    try {
+      await platform.waitFor('the OpsRequest in flight', async () => {
+        const op = await platform.store.getOperation(id);
+        return op?.ops_request_name ? op : null;
+      });
+
+      // The supervisor missed its renewals (its event loop stalled, Redis was away a moment):
+      // the lease lapses and this same process claims the operation again.
+      await platform.redis.zadd('operations:leases', 1, id);
+      const lapsedAt = Date.now();
+      await platform.waitFor('the first actor to end', async () =>
+        worker
+          .output()
+          .split('\n')
+          .some((l) => l.includes('"actor_ended"') && l.includes(id) && l.includes('claim_lost')),
+      );
+      assert.ok(
+        Date.now() - lapsedAt < 4000,
+        'the first actor stops at once, not when its OpsRequest ends',
+      );
+
+      const [operation] = await platform.waitForFinal([id]);
+      assert.equal(operation!.status, 'completed', operation!.error_message ?? '');
+      assert.equal(
+        operation!.worker_state?.restarts,
+        1,
+        'taken over once: the new lease is renewed',
+      );
+    } finally {
+      platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+      await worker.stop();
+    }
+  });
+
   it('claims nothing while paused and resumes on request', async () => {
     const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
     const url = await worker.adminUrl();

@@ -130,6 +130,10 @@ export class Supervisor implements AdminBackend {
         restarts: claim.restarts,
       },
     };
+    const previous = this.actorsById.get(claim.operationId);
+    // Its lease lapsed (renewals were missed) and this process claimed it again: the old
+    // actor must stop now, and the new one resumes from the checkpoint.
+    if (previous) this.stopActor(previous, 'claim_lost');
     this.actorsById.set(claim.operationId, record);
     if (claim.recovered) this.deps.metrics.apply({ kind: 'leases_recovered', count: 1 });
     this.deps.logger.debug({ operationId: claim.operationId }, 'operation_claimed');
@@ -243,7 +247,9 @@ export class Supervisor implements AdminBackend {
     record.view.restarts += 1;
     setTimeout(() => {
       if (this.stopping) void this.settle(record, { kind: 'handed_back' });
-      else void this.runActor(record);
+      else if (this.actorsById.get(record.claim.operationId) !== record) {
+        void this.settle(record, { kind: 'claim_lost' });
+      } else void this.runActor(record);
     }, delay);
   }
 
@@ -309,7 +315,9 @@ export class Supervisor implements AdminBackend {
     } else if (outcome.kind === 'dropped') {
       metrics.apply({ kind: 'queue_dropped', reason: dropReasonLabel(outcome.reason) });
     }
-    this.actorsById.delete(claim.operationId);
+    // A record claimed again since (see dispatch) belongs to the new actor: leave it be.
+    if (this.actorsById.get(claim.operationId) === record)
+      this.actorsById.delete(claim.operationId);
     if (this.actorsById.size === 0) for (const resolve of this.idle) resolve();
   }
 
