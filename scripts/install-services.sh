@@ -2,8 +2,20 @@
 # Installs the real servers the tests and the demo run against, if this machine lacks them:
 # Debian's redis-server, and FerretDB v1.24.2 (a MongoDB wire-protocol server) built from the
 # Go module proxy into a cache folder, so a second run does not build it again.
-# Prints nothing on success when both are already present.
+# With --postgres it also installs Debian's postgresql package (PostgreSQL's server binaries,
+# which the benchmarks use to run FerretDB on PostgreSQL) if no initdb is on the PATH or
+# under /usr/lib/postgresql/*/bin.
+# Prints nothing on success when everything asked for is already present.
 set -euo pipefail
+
+want_postgres=no
+for arg in "$@"; do
+  case "$arg" in
+    --postgres) want_postgres=yes ;;
+    *) echo "install-services: unknown argument $arg (known: --postgres)" >&2; exit 2 ;;
+  esac
+done
+if [ "$(id -u)" != 0 ]; then sudo=sudo; else sudo=; fi
 
 FERRETDB_VERSION=v1.24.2
 cache_dir="${DBAAS_CACHE_DIR:-$HOME/.cache/dbaas-worker}"
@@ -11,9 +23,15 @@ ferretdb_bin="$cache_dir/bin/ferretdb-$FERRETDB_VERSION"
 
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "install-services: installing redis-server from Debian" >&2
-  if [ "$(id -u)" != 0 ]; then sudo=sudo; else sudo=; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+
+if [ "$want_postgres" = yes ] && ! command -v initdb >/dev/null 2>&1 &&
+  ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "install-services: installing postgresql from Debian" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
 fi
 
 if [ ! -x "$ferretdb_bin" ]; then

@@ -1,9 +1,21 @@
 // Throwaway real servers for tests, the demo and benchmarks: Debian's redis-server and
 // FerretDB (MongoDB wire protocol over SQLite), each on a free loopback port with its data
 // in a temporary folder. Installs them first if the machine lacks them.
+//
+// Benchmarks can put FerretDB on PostgreSQL instead (`store: 'postgresql'`): on SQLite every
+// update scans its whole collection and writes are serialized, so end-to-end figures there
+// measure FerretDB; on PostgreSQL updates by _id go through an index, as on a real MongoDB.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,11 +60,36 @@ function onPath(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Runs scripts/install-services.sh when redis-server or FerretDB is missing. */
-export function ensureInstalled(): void {
-  if (onPath('redis-server') && existsSync(ferretdbBinary())) return;
+/** Where the MongoDB documents live: FerretDB's SQLite handler, or its PostgreSQL one. */
+export type MongoStore = 'sqlite' | 'postgresql';
+
+/**
+ * PostgreSQL's server binaries: PG_BIN_DIR, else where `initdb` on the PATH links to, else the newest
+ * Debian package under /usr/lib/postgresql/N/bin. Null when none is found.
+ */
+export function postgresBinDir(): string | null {
+  const fromEnv = process.env.PG_BIN_DIR;
+  if (fromEnv) return fromEnv;
+  const found = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
+  // Resolved, because a PATH may link initdb alone (createdb is needed too).
+  if (found.status === 0 && found.stdout.trim()) {
+    return path.dirname(realpathSync(found.stdout.trim()));
+  }
+  const debian = '/usr/lib/postgresql';
+  if (!existsSync(debian)) return null;
+  const versions = readdirSync(debian)
+    .filter((name) => existsSync(path.join(debian, name, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? path.join(debian, versions[0], 'bin') : null;
+}
+
+/** Runs scripts/install-services.sh when redis-server, FerretDB (or PostgreSQL) is missing. */
+export function ensureInstalled(options: { postgres?: boolean } = {}): void {
+  const postgresReady = !options.postgres || postgresBinDir() !== null;
+  if (onPath('redis-server') && existsSync(ferretdbBinary()) && postgresReady) return;
   const script = path.join(REPO_ROOT, 'scripts', 'install-services.sh');
-  const result = spawnSync('bash', [script], { stdio: 'inherit' });
+  const args = options.postgres ? [script, '--postgres'] : [script];
+  const result = spawnSync('bash', args, { stdio: 'inherit' });
   if (result.status !== 0) throw new Error(`${script} failed with exit code ${result.status}`);
 }
 
@@ -92,6 +129,7 @@ function managed(
   dir: string,
   url: string,
   launch: () => ChildProcess,
+  stopSignal: NodeJS.Signals = 'SIGTERM',
 ): Promise<LocalServer> {
   let child: ChildProcess | null = null;
   const start = async () => {
@@ -105,13 +143,13 @@ function managed(
     url,
     port,
     dir,
-    stop: () => stopChild(child),
+    stop: () => stopChild(child, stopSignal),
     restart: async () => {
-      await stopChild(child);
+      await stopChild(child, stopSignal);
       await start();
     },
     destroy: async () => {
-      await stopChild(child);
+      await stopChild(child, stopSignal);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -152,18 +190,161 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalServe
   );
 }
 
-export async function startFerretDB(): Promise<LocalServer> {
+/**
+ * The user PostgreSQL runs as. initdb and postgres refuse to run as root, so as root both run
+ * as the `postgres` system user (Debian's package creates it), else as `nobody`; any other
+ * user runs them as itself.
+ */
+function postgresUser(): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  for (const name of ['postgres', 'nobody']) {
+    const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+    const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+    if (uid.status === 0 && gid.status === 0) {
+      return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+    }
+  }
+  throw new Error('running as root, and neither a postgres nor a nobody user exists to run initdb');
+}
+
+/**
+ * A throwaway PostgreSQL cluster in a temporary folder, on a free loopback port (its unix
+ * socket inside the folder), trusting local connections from user `ferretdb`, with a
+ * `ferretdb` database. Durability is traded for speed (fsync and synchronous_commit off),
+ * as befits a server whose data is deleted afterwards.
+ */
+export async function startPostgres(): Promise<LocalServer> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error('PostgreSQL not found; run scripts/install-services.sh --postgres');
   const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dbaas-ferretdb-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dbaas-postgres-'));
+  const data = path.join(dir, 'data');
+  mkdirSync(data, { mode: 0o700 });
+  const user = postgresUser();
+  if (user) {
+    chownSync(dir, user.uid, user.gid);
+    chownSync(data, user.uid, user.gid);
+  }
+  const asUser = user ? { uid: user.uid, gid: user.gid } : {};
+  const init = spawnSync(
+    path.join(bin, 'initdb'),
+    ['-D', data, '-U', 'ferretdb', '--auth=trust', '--encoding=UTF8', '--no-sync'],
+    { ...asUser, encoding: 'utf8', cwd: dir },
+  );
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed (${init.status}): ${init.stderr}`);
+  }
   const args = [
-    '--handler=sqlite',
-    `--sqlite-url=file:${dir}/`,
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${dir}`,
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=200',
+  ];
+  const url = `postgres://ferretdb@127.0.0.1:${port}/ferretdb`;
+  const server = await managed(
+    'postgres',
+    port,
+    dir,
+    url,
+    () =>
+      spawn(path.join(bin, 'postgres'), args, {
+        ...asUser,
+        cwd: dir,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    // SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to leave.
+    'SIGINT',
+  );
+  // The port opens before recovery ends ("the database system is starting up"): retry.
+  let created = spawnSync('true', { encoding: 'utf8' });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    created = spawnSync(
+      path.join(bin, 'createdb'),
+      ['-h', dir, '-p', String(port), '-U', 'ferretdb', 'ferretdb'],
+      { ...asUser, encoding: 'utf8', cwd: dir },
+    );
+    if (created.status === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (created.status !== 0) {
+    await server.destroy();
+    throw new Error(`createdb failed (${created.status}): ${created.stderr ?? created.error}`);
+  }
+  return server;
+}
+
+function ferretdbArgs(port: number, dir: string, handler: string[]): string[] {
+  return [
+    ...handler,
     `--listen-addr=127.0.0.1:${port}`,
     '--telemetry=disable',
     `--state-dir=${dir}`,
     '--debug-addr=-',
     '--log-level=error',
   ];
+}
+
+/**
+ * FerretDB on its own PostgreSQL (startPostgres). stop, restart and destroy act on both
+ * servers; destroy removes both folders.
+ */
+async function startFerretDBOnPostgres(): Promise<LocalServer> {
+  const postgres = await startPostgres();
+  try {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbaas-ferretdb-'));
+    const args = ferretdbArgs(port, dir, [
+      '--handler=postgresql',
+      `--postgresql-url=${postgres.url}`,
+    ]);
+    const ferretdb = await managed('ferretdb', port, dir, `mongodb://127.0.0.1:${port}`, () =>
+      spawn(ferretdbBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] }),
+    );
+    return {
+      ...ferretdb,
+      stop: async () => {
+        await ferretdb.stop();
+        await postgres.stop();
+      },
+      restart: async () => {
+        await ferretdb.stop();
+        await postgres.restart();
+        await ferretdb.restart();
+      },
+      destroy: async () => {
+        await ferretdb.destroy();
+        await postgres.destroy();
+      },
+    };
+  } catch (error) {
+    await postgres.destroy();
+    throw error;
+  }
+}
+
+export interface FerretDBOptions {
+  /** sqlite (the default, for tests and the demo) or postgresql (for benchmarks). */
+  store?: MongoStore;
+}
+
+export async function startFerretDB(options: FerretDBOptions = {}): Promise<LocalServer> {
+  if (options.store === 'postgresql') return startFerretDBOnPostgres();
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dbaas-ferretdb-'));
+  const args = ferretdbArgs(port, dir, ['--handler=sqlite', `--sqlite-url=file:${dir}/`]);
   return managed('ferretdb', port, dir, `mongodb://127.0.0.1:${port}`, () =>
     spawn(ferretdbBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] }),
   );
@@ -175,10 +356,15 @@ export interface Stack {
   destroy(): Promise<void>;
 }
 
+export interface StackOptions extends RedisOptions, FerretDBOptions {}
+
 /** Installs if needed, then starts Redis and FerretDB side by side. */
-export async function startStack(options: RedisOptions = {}): Promise<Stack> {
-  ensureInstalled();
-  const [redis, mongo] = await Promise.all([startRedis(options), startFerretDB()]);
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  ensureInstalled({ postgres: options.store === 'postgresql' });
+  const [redis, mongo] = await Promise.all([
+    startRedis(options),
+    startFerretDB({ store: options.store }),
+  ]);
   return {
     redis,
     mongo,
