@@ -1,22 +1,27 @@
 // What the end-to-end benchmarks run against: their own Redis and FerretDB (startStack),
-// their own KubeDB simulator, all on 127.0.0.1, and platform documents seeded in bulk the
+// FerretDB on PostgreSQL unless `--store sqlite` (on SQLite every update scans its whole
+// collection and writes are serialized, so the figures would measure FerretDB, not the
+// worker), their own KubeDB simulator, all on 127.0.0.1, and platform documents seeded in bulk the
 // way the platform's API writes them (one database per operation, so no operation waits
 // for another's database lock).
 
 import { randomBytes } from 'node:crypto';
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
-import { startStack, type Stack } from '../src/devstack/services.js';
+import { startStack, type MongoStore, type Stack } from '../src/devstack/services.js';
 import { loadConfig, type Config } from '../src/shared/config.js';
 import { queueKeys } from '../src/shared/queue-keys.js';
 import { startSimulator, type Simulator, type SimulatorTimings } from '../src/sim/server.js';
 import type { Faults } from '../src/sim/faults.js';
+import { choiceFlag } from './flags.js';
 
 export const NAMESPACE = 'bench';
 export const DATABASE_NAME = 'dbaas_bench';
 
 export interface BenchEnvironment {
   stack: Stack;
+  /** Where FerretDB keeps the documents. */
+  store: MongoStore;
   sim: Simulator;
   mongo: MongoClient;
   db: Db;
@@ -31,13 +36,20 @@ export interface BenchEnvironment {
 }
 
 export async function startEnvironment(
-  options: { timings?: Partial<SimulatorTimings>; faults?: Partial<Faults> } = {},
+  options: {
+    timings?: Partial<SimulatorTimings>;
+    faults?: Partial<Faults>;
+    /** Defaults to the `--store` flag, itself postgresql by default. */
+    store?: MongoStore;
+  } = {},
 ): Promise<BenchEnvironment> {
-  const stack = await startStack();
+  const store = options.store ?? choiceFlag('store');
+  const stack = await startStack({ store });
   const sim = await startSimulator({ timings: options.timings, faults: options.faults });
   const mongodbUrl = `${stack.mongo.url}/${DATABASE_NAME}`;
   const mongo = await MongoClient.connect(mongodbUrl);
   const redis = new Redis(stack.redis.url);
+  console.log(`environment: FerretDB on ${store} (--store postgresql|sqlite)`);
   const workerEnv = (overrides: Record<string, string> = {}) => ({
     REDIS_URL: stack.redis.url,
     MONGODB_URL: mongodbUrl,
@@ -48,6 +60,7 @@ export async function startEnvironment(
   });
   return {
     stack,
+    store,
     sim,
     mongo,
     db: mongo.db(DATABASE_NAME),
