@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import type { SeedDatabase } from '../src/sim/server.js';
 import { startPlatform, type Platform } from './support/e2e.js';
 
@@ -35,6 +35,9 @@ describe('worker end to end under faults', { concurrency: false }, () => {
   before(async () => {
     platform = await startPlatform(import.meta.url);
   });
+  afterEach(async () => {
+    await platform?.stopWorkers();
+  });
   after(async () => {
     await platform?.close();
   });
@@ -53,8 +56,14 @@ describe('worker end to end under faults', { concurrency: false }, () => {
         operationId: string;
         thread: number | null;
         step: string | null;
+        type: string | null;
+        databaseId: string | null;
       }>;
       const actor = actors.find((a) => a.operationId === id && a.step === 'change_requested');
+      if (actor) {
+        assert.equal(actor.type, 'scale_vertical');
+        assert.equal(actor.databaseId, database._id);
+      }
       return actor?.thread ?? null;
     });
     const recycled = await admin(url, `/v1/threads/${thread}/recycle`, 'POST');
@@ -125,7 +134,11 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     const [operation] = await platform.waitForFinal([id]);
     assert.equal(operation!.status, 'timeout');
     assert.match(operation!.error_message ?? '', /restart did not finish within 3 s/);
-    assert.equal(await platform.redis.get(`operations:dedup:${database._id}:restart`), null);
+    // Redis is told after MongoDB: the dedup key goes a moment after the final status.
+    await platform.waitFor(
+      'the dedup key to be cleared',
+      async () => (await platform.redis.get(`operations:dedup:${database._id}:restart`)) === null,
+    );
     platform.sim.setFaults({ opsStuckPattern: '' });
     await worker.stop();
   });

@@ -265,6 +265,34 @@ describe('worker end to end', { concurrency: false }, () => {
     await worker.stop();
   });
 
+  it('withdraws the OpsRequest of an operation cancelled before KubeDB started it', async () => {
+    platform.sim.setTimings({ pendingMs: 8000, progressingMs: 100 });
+    const [seed] = everyEngine();
+    const database = await platform.addDatabase(seed!);
+    const id = await platform.queueOperation(database._id, 'restart', {});
+    const worker = platform.startWorker();
+    const running = await platform.waitFor('the OpsRequest to be Pending', async () => {
+      const op = await platform.store.getOperation(id);
+      return op?.ops_request_phase === 'Pending' ? op : null;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await platform.store.cancelOperation(id, 'Cancelled by the user');
+
+    await platform.waitFor(
+      'the OpsRequest to be withdrawn',
+      async () =>
+        platform.sim.get(
+          'ops.kubedb.com',
+          'v1alpha1',
+          'postgresopsrequests',
+          seed!.namespace,
+          running.ops_request_name!,
+        ) === undefined,
+    );
+    assert.equal((await platform.store.getOperation(id))?.status, 'cancelled');
+    await worker.stop();
+  });
+
   it('stops an operation cancelled in MongoDB and fails a bad one once while the rest complete', async () => {
     platform.sim.setTimings({ pendingMs: 50, progressingMs: 3000 });
     const [seed] = everyEngine();

@@ -5,10 +5,16 @@
 import type { Config } from '../shared/config.js';
 import { PermanentError, TransientError, WorkerError, errorMessage } from '../shared/errors.js';
 import type { KubeClients, KubeCluster, OpsRequestStatus } from '../shared/kubedb/index.js';
-import { buildOpsRequest, databasePatch, observedStorageGb } from '../shared/kubedb/index.js';
+import {
+  buildOpsRequest,
+  databasePatch,
+  observedStorageGb,
+  opsRequestStatus,
+} from '../shared/kubedb/index.js';
 import type { Logger } from '../shared/logger.js';
 import type { MetricEvent } from '../shared/metric-events.js';
 import type { Store } from '../shared/store.js';
+import { isStoreOutage } from '../shared/store-outage.js';
 import type { Database, Operation, Provider } from '../shared/types.js';
 import type { ActorOutcome } from './messages.js';
 import { CHANGE_PLANS, type ChangePlan, type KubeObject } from './plans/index.js';
@@ -22,7 +28,13 @@ export interface ActorContext {
   kube: KubeClients;
   logger: Logger;
   workerId: string;
-  progress(update: { step: string; progress: number; message: string }): void;
+  progress(update: {
+    step: string;
+    progress: number;
+    message: string;
+    databaseId: string;
+    operationType: string;
+  }): void;
   metric(event: MetricEvent): void;
   lockDatabase(databaseId: string): Promise<boolean>;
   /** Aborted when the supervisor asks the actor to stop; `stopReason()` says why. */
@@ -169,12 +181,12 @@ class OperationRun {
   }
 
   async run(): Promise<ActorOutcome> {
-    const timer = { handle: undefined as NodeJS.Timeout | undefined };
+    let timer: NodeJS.Timeout | undefined;
     try {
       await this.start();
       const remaining = this.deadline - Date.now();
       if (remaining <= 0) throw new Stopped('timeout');
-      timer.handle = setTimeout(() => this.timeoutController.abort(), remaining);
+      timer = setTimeout(() => this.timeoutController.abort(), remaining);
       await this.validate();
       await this.requestChange();
       await this.awaitChange();
@@ -184,7 +196,7 @@ class OperationRun {
     } catch (error) {
       return await this.settle(error);
     } finally {
-      clearTimeout(timer.handle);
+      clearTimeout(timer);
     }
   }
 
@@ -431,6 +443,12 @@ class OperationRun {
     }
 
     const reason = errorMessage(error);
+    if (isStoreOutage(error)) {
+      // MongoDB could not take a write: wait and resume from the checkpoint, uncounted.
+      await this.context.store.releaseOperation(this.input.operationId, this.input.claimToken);
+      this.log.warn({ error: reason }, 'operation_waiting_for_store');
+      return { kind: 'deferred', reason: `storage unavailable: ${reason}` };
+    }
     if (error instanceof WorkerError && error.retryable && error.details?.maintenance) {
       // Maintenance ends by itself: wait for it without spending the operation's retries.
       await this.record({ message: `Waiting: ${error.message}` });
@@ -503,12 +521,40 @@ class OperationRun {
     }
   }
 
+  /**
+   * A cancelled operation withdraws its OpsRequest while KubeDB has not started it. One
+   * already Progressing is left to finish: KubeDB cannot stop a rolling change midway.
+   */
+  private async withdrawOpsRequest() {
+    const name = this.operation.ops_request_name;
+    if (!name || isDone(this.checkpoint, 'change_applied')) return;
+    const { engine, namespace } = this.database;
+    try {
+      const cluster = await this.kube();
+      const current = await cluster.getOpsRequest(engine, namespace, name);
+      if (!current) return;
+      const phase = opsRequestStatus(current).phase;
+      if (phase === null || phase === 'Pending') {
+        await cluster.deleteOpsRequest(engine, namespace, name);
+        this.log.info({ opsRequest: name }, 'ops_request_withdrawn');
+      } else {
+        this.log.warn({ opsRequest: name, phase }, 'ops_request_left_running');
+      }
+    } catch (error) {
+      this.log.warn(
+        { opsRequest: name, error: errorMessage(error) },
+        'ops_request_withdraw_failed',
+      );
+    }
+  }
+
   /** A conditional write failed: find out whether the operation was cancelled or taken over. */
   private async whyLost(): Promise<ActorOutcome> {
     const current = await this.context.store.getOperation(this.input.operationId).catch(() => null);
     if (current?.status === 'cancelled') {
       this.log.info({}, 'operation_cancelled');
       this.finishedMetric('cancelled');
+      await this.withdrawOpsRequest();
       await this.restoreDatabaseStatus();
       return { kind: 'cancelled', databaseId: this.database._id, type: this.operation.type };
     }
@@ -596,7 +642,13 @@ class OperationRun {
     const ok = await this.record({ ...extra, progress: forward, message });
     if (!ok) throw new Stopped((await this.lostReason()) ?? 'cancelled');
     this.progress = forward;
-    this.context.progress({ step, progress: forward, message });
+    this.context.progress({
+      step,
+      progress: forward,
+      message,
+      databaseId: this.database._id,
+      operationType: this.operation.type,
+    });
   }
 
   /**
