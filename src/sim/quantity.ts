@@ -1,4 +1,7 @@
 // Kubernetes resource quantities (`10Gi`, `500m`, `1.5e9`) as numbers, to compare sizes.
+//
+// The simulator keeps its own reading rather than importing the worker's (src/shared/kubedb):
+// it stands in for KubeDB, and a shared mistake would let both sides agree on a wrong field.
 
 const SUFFIXES: Record<string, number> = {
   '': 1,

@@ -2,6 +2,9 @@
 // components exist (a standalone MongoDB has `standalone`, a sharded one `shard`,
 // `configServer` and `mongos`; an Elasticsearch with dedicated nodes has one component per
 // node role) and where each keeps its pod template, storage and replica count.
+//
+// The simulator keeps its own reading rather than importing the worker's (src/shared/kubedb):
+// it stands in for KubeDB, and a shared mistake would let both sides agree on a wrong field.
 
 import type { EngineName } from './engines.js';
 import type { KubeObject } from './store.js';
