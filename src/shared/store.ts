@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
 import { parseDatabase, parseOperation, parseProvider } from './documents.js';
+import { DocumentValidationError } from './errors.js';
 import type { Logger } from './logger.js';
 import {
   DATABASE_STATUSES,
@@ -329,7 +330,11 @@ export class Store {
    * the failed one is never adopted again. False if it is not failed/timeout.
    */
   async reopenOperation(id: string): Promise<boolean> {
-    const current = await this.getOperation(id).catch(() => null);
+    // A document that breaks the contract must be fixed first: say so, not "not failed".
+    const current = await this.getOperation(id).catch((error: unknown) => {
+      if (error instanceof DocumentValidationError) throw error;
+      return null;
+    });
     if (!current || (current.status !== 'failed' && current.status !== 'timeout')) return false;
     const result = await this.operations.updateOne(
       { _id: id, status: current.status },
