@@ -174,6 +174,22 @@ describe('KubeClients', () => {
     assert.ok(lines.some((line) => line.includes('kube_client_built')));
     assert.ok(lines.every((line) => !line.includes(SECRET_TOKEN)));
   });
+
+  it('refuses provider kubeconfigs that would run commands, unless told they are trusted', () => {
+    const execUser = kubeconfig().replace(
+      `    token: ${SECRET_TOKEN}`,
+      '    exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, id]}',
+    );
+    const { kube } = clients();
+    fails(
+      () => kube.forDatabase(withProvider, provider({ kubeconfig_content: execUser })),
+      PermanentError,
+      'KUBECONFIG_INVALID',
+      /run a command for its credentials/,
+    );
+    const trusting = clients({ PROVIDER_KUBECONFIG_COMMANDS: 'allow' }).kube;
+    trusting.forDatabase(withProvider, provider({ kubeconfig_content: execUser }));
+  });
 });
 
 describe('Kubernetes API errors', () => {

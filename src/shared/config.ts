@@ -31,6 +31,7 @@ export interface Config {
   storageExpansionMode: ChangeMode;
   volumeExpansionMode: 'Online' | 'Offline';
   deleteFinishedOpsRequests: boolean;
+  providerKubeconfigCommands: boolean;
   watchIdleMs: number;
   resyncMs: number;
   kubeRequestTimeoutMs: number;
@@ -143,6 +144,11 @@ export const SETTINGS: readonly Setting[] = [
     name: 'DELETE_FINISHED_OPS_REQUESTS',
     default: 'true',
     description: 'delete an OpsRequest once its operation is recorded',
+  },
+  {
+    name: 'PROVIDER_KUBECONFIG_COMMANDS',
+    default: 'deny',
+    description: 'allow: provider kubeconfigs may run exec/auth-provider commands (deny: refused)',
   },
   {
     name: 'WATCH_IDLE_MS',
@@ -333,6 +339,8 @@ export function loadConfig(env: Env = process.env): Config {
       'Offline',
     ] as const),
     deleteFinishedOpsRequests: boolean(env, 'DELETE_FINISHED_OPS_REQUESTS', true),
+    providerKubeconfigCommands:
+      choice(env, 'PROVIDER_KUBECONFIG_COMMANDS', 'deny', ['deny', 'allow'] as const) === 'allow',
     watchIdleMs: integer(env, 'WATCH_IDLE_MS', 60_000, 100, 3_600_000),
     resyncMs: integer(env, 'RESYNC_MS', 300_000, 100, 86_400_000),
     kubeRequestTimeoutMs: integer(env, 'KUBE_REQUEST_TIMEOUT_MS', 15_000, 100, 600_000),

@@ -28,6 +28,8 @@ interface KubeconfigSource {
   fingerprint: string;
   load(kubeConfig: KubeConfig): void;
   skipTlsVerify: boolean;
+  /** Whether the kubeconfig may run commands for credentials (exec, auth-provider). */
+  trustCommands: boolean;
 }
 
 const OWN_CLUSTER = '(own)';
@@ -128,6 +130,16 @@ export class KubeClients {
         'Add a user with a certificate or token to the current context',
       );
     }
+    const user = kubeConfig.getCurrentUser();
+    if (!source.trustCommands && (user?.exec || user?.authProvider)) {
+      // Whoever can write a provider document would otherwise run commands in the worker.
+      throw invalidKubeconfig(
+        source.label,
+        'asks to run a command for its credentials (exec or auth-provider)',
+        'Give the provider a token or client certificate, or set ' +
+          'PROVIDER_KUBECONFIG_COMMANDS=allow if provider documents are trusted',
+      );
+    }
     let server: URL;
     try {
       server = new URL(current.server);
@@ -180,6 +192,7 @@ export class KubeClients {
       fingerprint: fingerprint(content, String(skipTlsVerify)),
       load: (kubeConfig) => kubeConfig.loadFromString(content),
       skipTlsVerify,
+      trustCommands: this.options.config.providerKubeconfigCommands,
     };
   }
 
@@ -198,6 +211,7 @@ export class KubeClients {
           kubeConfig.makePathsAbsolute(path.replace(/[^/]*$/, '') || '.');
         },
         skipTlsVerify: false,
+        trustCommands: true,
       };
     }
     if (!process.env.KUBERNETES_SERVICE_HOST) {
@@ -213,6 +227,7 @@ export class KubeClients {
       fingerprint: 'in-cluster',
       load: (kubeConfig) => kubeConfig.loadFromCluster(),
       skipTlsVerify: false,
+      trustCommands: true,
     };
   }
 }
