@@ -293,6 +293,21 @@ describe('worker end to end', { concurrency: false }, () => {
     await worker.stop();
   });
 
+  it('frees the dedup key of an operation the platform cancelled while it waited', async () => {
+    const [seed] = everyEngine();
+    const database = await platform.addDatabase(seed!);
+    const id = await platform.queueOperation(database._id, 'restart', {});
+    await platform.store.cancelOperation(id, 'Cancelled by the user');
+    const worker = platform.startWorker();
+    await platform.waitFor(
+      'the dedup key to be freed',
+      async () => (await platform.redis.get(`operations:dedup:${database._id}:restart`)) === null,
+    );
+    assert.equal((await platform.store.getOperation(id))?.status, 'cancelled');
+    assert.equal(await platform.redis.zscore('operations:pending', id), null);
+    await worker.stop();
+  });
+
   it('stops an operation cancelled in MongoDB and fails a bad one once while the rest complete', async () => {
     platform.sim.setTimings({ pendingMs: 50, progressingMs: 3000 });
     const [seed] = everyEngine();

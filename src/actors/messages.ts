@@ -25,7 +25,12 @@ export type ActorOutcome =
   | { kind: 'deferred'; reason: string }
   | { kind: 'handed_back' }
   | { kind: 'claim_lost' }
-  | { kind: 'dropped'; reason: string };
+  | {
+      kind: 'dropped';
+      reason: string;
+      /** For an operation already final: its dedup key is cleared if it still names it. */
+      dedup?: { databaseId: string; type: string };
+    };
 
 /** Actor -> supervisor. */
 export type ActorMessage =

@@ -70,7 +70,13 @@ export async function runActor(input: ActorInput, context: ActorContext): Promis
   }
   if (!operation) return { kind: 'dropped', reason: 'operation_missing' };
   if (operation.status !== 'queued' && operation.status !== 'in_progress') {
-    return { kind: 'dropped', reason: `operation_${operation.status}` };
+    // Finished elsewhere (e.g. cancelled by the platform while it waited): forget it, and
+    // free the platform's dedup key if it still names this operation.
+    return {
+      kind: 'dropped',
+      reason: `operation_${operation.status}`,
+      dedup: { databaseId: operation.database_id, type: operation.type },
+    };
   }
 
   let database: Database | null;

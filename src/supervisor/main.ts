@@ -2,6 +2,7 @@
 // the admin server, and wires SIGTERM/SIGINT to a graceful shutdown (a second signal exits
 // at once; leases then expire and other workers resume the operations).
 
+import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { ThreadMessage } from '../actors/messages.js';
 import { redactUrl, type Config } from '../shared/config.js';
@@ -23,6 +24,13 @@ export interface RunningWorker {
 }
 
 export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+  if (config.kubeconfig && !existsSync(config.kubeconfig)) {
+    throw new ConfigError(
+      'KUBECONFIG',
+      config.kubeconfig,
+      'the path of a readable kubeconfig file',
+    );
+  }
   logger.info(
     {
       redis: redactUrl(config.redisUrl),

@@ -281,6 +281,7 @@ export class Supervisor implements AdminBackend {
           break;
         case 'dropped':
           await queue.drop(claim, outcome.reason);
+          if (outcome.dedup) await queue.remove(claim.operationId, outcome.dedup);
           break;
         case 'claim_lost':
           break;
