@@ -541,6 +541,42 @@ describe('following OpsRequests', () => {
     }
   });
 
+  it('follows OpsRequests in 100 namespaces with one cluster-wide watch', async () => {
+    const cluster = connect({ env: { OPS_REQUEST_WATCH_SCOPE: 'cluster' } });
+    const namespaces = Array.from({ length: 100 }, (_, i) => `tenant-${i}`);
+    seed(namespaces.map((namespace) => ({ engine: 'redis' as const, namespace, name: 'cache' })));
+    sim.setTimings({ pendingMs: 1, progressingMs: 1 });
+    sim.setFaults({ opsStayProgressing: true });
+    try {
+      const created_ = await Promise.all(
+        namespaces.map(async (ns) => ({ ns, name: await created(cluster, 'redis', ns, 'cache') })),
+      );
+      sim.resetStats();
+      const seen = new Set<string>();
+      const followed = Promise.all(
+        created_.map(({ ns, name }) =>
+          cluster.follow('redis', ns, name, () => seen.add(`${ns}/${name}`)),
+        ),
+      );
+      await waitFor(() => seen.size === 100);
+      sim.setFaults({ opsStayProgressing: false });
+      const finals = await followed;
+
+      assert.ok(finals.every((s) => s.phase === 'Successful'));
+      // Each follower got its own OpsRequest, though all share one name in 100 namespaces.
+      assert.deepEqual(
+        finals.map((s) => s.name),
+        created_.map(({ name }) => name),
+      );
+      const stats = sim.stats();
+      assert.ok(stats.watchesOpened <= 2, `${stats.watchesOpened} watches opened`);
+      assert.ok(stats.total < 10, `follow phase cost ${stats.total} API requests`);
+    } finally {
+      sim.setFaults({ opsStayProgressing: false });
+      sim.setTimings({ pendingMs: 10, progressingMs: 30 });
+    }
+  });
+
   it('resumes a cut watch and still sees the final phase', async () => {
     const cluster = connect();
     seed([{ engine: 'mongodb', namespace: 'cut', name: 'mongo' }]);

@@ -32,6 +32,7 @@ export interface Config {
   volumeExpansionMode: 'Online' | 'Offline';
   deleteFinishedOpsRequests: boolean;
   providerKubeconfigCommands: boolean;
+  opsRequestWatchScope: 'namespace' | 'cluster';
   watchIdleMs: number;
   resyncMs: number;
   kubeRequestTimeoutMs: number;
@@ -149,6 +150,13 @@ export const SETTINGS: readonly Setting[] = [
     name: 'PROVIDER_KUBECONFIG_COMMANDS',
     default: 'deny',
     description: 'allow: provider kubeconfigs may run exec/auth-provider commands (deny: refused)',
+  },
+  {
+    name: 'OPS_REQUEST_WATCH_SCOPE',
+    default: 'namespace',
+    description:
+      'namespace: one OpsRequest watch per kind and namespace; cluster: one per kind ' +
+      '(needs cluster-wide list/watch; flat however many namespaces are busy)',
   },
   {
     name: 'WATCH_IDLE_MS',
@@ -341,6 +349,10 @@ export function loadConfig(env: Env = process.env): Config {
     deleteFinishedOpsRequests: boolean(env, 'DELETE_FINISHED_OPS_REQUESTS', true),
     providerKubeconfigCommands:
       choice(env, 'PROVIDER_KUBECONFIG_COMMANDS', 'deny', ['deny', 'allow'] as const) === 'allow',
+    opsRequestWatchScope: choice(env, 'OPS_REQUEST_WATCH_SCOPE', 'namespace', [
+      'namespace',
+      'cluster',
+    ] as const),
     watchIdleMs: integer(env, 'WATCH_IDLE_MS', 60_000, 100, 3_600_000),
     resyncMs: integer(env, 'RESYNC_MS', 300_000, 100, 86_400_000),
     kubeRequestTimeoutMs: integer(env, 'KUBE_REQUEST_TIMEOUT_MS', 15_000, 100, 600_000),

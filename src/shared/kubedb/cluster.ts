@@ -12,7 +12,7 @@ import { PermanentError, TransientError, isRetryable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ENGINES, type Engine } from '../types.js';
 import { kubeReason, kubeStatusCode, type KubeErrorDetails } from './api-errors.js';
-import { LABELS } from './ops-request-builder.js';
+import { LABELS, MANAGED_BY } from './ops-request-builder.js';
 import {
   OpsRequestWatcher,
   type FeedSource,
@@ -48,7 +48,8 @@ export const DEFAULT_RETRY: RetryPolicy = {
 };
 
 export interface KubeClusterOptions {
-  config: Pick<Config, 'kubedbApiVersion' | 'kubeRequestTimeoutMs' | 'watchIdleMs' | 'resyncMs'>;
+  config: Pick<Config, 'kubedbApiVersion' | 'kubeRequestTimeoutMs' | 'watchIdleMs' | 'resyncMs'> &
+    Partial<Pick<Config, 'opsRequestWatchScope'>>;
   logger: Logger;
   retry?: Partial<RetryPolicy>;
   watch?: Partial<WatchTiming>;
@@ -99,6 +100,7 @@ export class KubeCluster {
         ...options.watch,
       },
       this.logger,
+      config.opsRequestWatchScope,
     );
   }
 
@@ -297,18 +299,29 @@ export class KubeCluster {
     return databaseType(engine, this.options.config.kubedbApiVersion);
   }
 
-  private feedSource(kind: string, namespace: string): FeedSource {
+  /**
+   * A feed of one kind in one namespace, or (namespace null) in every namespace. The
+   * cluster-wide one reads only this worker's OpsRequests (by label): a cluster holds far
+   * more OpsRequests than one namespace, and only ours are ever followed then.
+   */
+  private feedSource(kind: string, namespace: string | null): FeedSource {
     const type = ENGINES.map((engine) => opsRequestType(engine)).find((t) => t.kind === kind);
     if (!type) throw new Error(`${kind} is not a KubeDB OpsRequest kind`);
-    const path = resourcePath(type, namespace);
-    const describe = `${kind} in ${namespace}`;
+    const path =
+      namespace === null
+        ? `/apis/${type.group}/${type.version}/${type.plural}`
+        : resourcePath(type, namespace);
+    const describe = namespace === null ? `${kind} in all namespaces` : `${kind} in ${namespace}`;
+    const labelSelector = namespace === null ? `${LABELS.managedBy}=${MANAGED_BY}` : undefined;
     return {
       describe,
+      allNamespaces: namespace === null,
       list: async (signal) => {
         const { body } = await this.transport.request({
           verb: 'list',
           path,
           target: describe,
+          query: { labelSelector },
           signal,
         });
         const list = body as { items?: KubeObject[]; metadata?: { resourceVersion?: string } };
@@ -319,7 +332,7 @@ export class KubeCluster {
           verb: 'watch',
           path,
           target: describe,
-          query: { watch: '1', resourceVersion, allowWatchBookmarks: 'true' },
+          query: { watch: '1', resourceVersion, allowWatchBookmarks: 'true', labelSelector },
           signal,
         }),
     };

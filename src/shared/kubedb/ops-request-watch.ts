@@ -88,6 +88,8 @@ function reasonOf(phase: string | null, conditions: OpsRequestCondition[]): stri
 export interface FeedSource {
   /** Names the feed in errors and logs, e.g. "MongoDBOpsRequest in demo". */
   describe: string;
+  /** True when the feed reads every namespace: objects are then told apart as ns/name. */
+  allNamespaces?: boolean;
   list(signal: AbortSignal): Promise<{ items: KubeObject[]; resourceVersion: string }>;
   watch(resourceVersion: string, signal: AbortSignal): Promise<IncomingMessage>;
 }
@@ -154,6 +156,13 @@ class OpsRequestFeed {
 
   get streaming(): boolean {
     return this.stream !== null;
+  }
+
+  /** How this feed names an object: its name, or namespace/name across namespaces. */
+  private keyOf(object: KubeObject): string | undefined {
+    const name = object.metadata?.name;
+    if (!name || !this.source.allNamespaces) return name;
+    return `${object.metadata?.namespace ?? ''}/${name}`;
   }
 
   get size(): number {
@@ -299,7 +308,7 @@ class OpsRequestFeed {
     const { items, resourceVersion } = await this.source.list(stop);
     const present = new Set<string>();
     for (const item of items) {
-      const name = item.metadata?.name;
+      const name = this.keyOf(item);
       if (!name) continue;
       present.add(name);
       this.update(item);
@@ -411,7 +420,7 @@ class OpsRequestFeed {
     }
     const resourceVersion = object.metadata?.resourceVersion;
     if (resourceVersion) this.resourceVersion = resourceVersion;
-    const name = object.metadata?.name;
+    const name = this.keyOf(object);
     if (event.type === 'BOOKMARK' || !name) return;
     if (event.type === 'DELETED') {
       this.statuses.delete(name);
@@ -425,8 +434,9 @@ class OpsRequestFeed {
 
   private update(object: KubeObject) {
     const status = opsRequestStatus(object);
-    this.statuses.set(status.name, status);
-    for (const follower of [...(this.followers.get(status.name) ?? [])]) {
+    const key = this.keyOf(object) ?? status.name;
+    this.statuses.set(key, status);
+    for (const follower of [...(this.followers.get(key) ?? [])]) {
       this.deliverTo(follower, status);
     }
   }
@@ -483,14 +493,19 @@ class OpsRequestFeed {
   }
 }
 
-/** All OpsRequest feeds of one cluster, keyed by kind and namespace. */
+/**
+ * All OpsRequest feeds of one cluster: one per kind and namespace, or, with scope
+ * `cluster`, one per kind across all namespaces (needs cluster-wide list/watch rights; the
+ * number of watches then stays flat however many namespaces hold operations).
+ */
 export class OpsRequestWatcher {
   private readonly feeds = new Map<string, OpsRequestFeed>();
 
   constructor(
-    private readonly sourceFor: (kind: string, namespace: string) => FeedSource,
+    private readonly sourceFor: (kind: string, namespace: string | null) => FeedSource,
     private readonly timing: WatchTiming,
     private readonly logger: Logger,
+    private readonly scope: 'namespace' | 'cluster' = 'namespace',
   ) {}
 
   follow(
@@ -500,11 +515,12 @@ export class OpsRequestWatcher {
     onUpdate: (status: OpsRequestStatus) => void,
     signal?: AbortSignal,
   ): Promise<OpsRequestStatus> {
-    const key = `${kind}/${namespace}`;
+    const wide = this.scope === 'cluster';
+    const key = wide ? kind : `${kind}/${namespace}`;
     let feed = this.feeds.get(key);
     if (!feed) {
       const created: OpsRequestFeed = new OpsRequestFeed(
-        this.sourceFor(kind, namespace),
+        this.sourceFor(kind, wide ? null : namespace),
         this.timing,
         this.logger,
         () => {
@@ -514,7 +530,7 @@ export class OpsRequestWatcher {
       this.feeds.set(key, created);
       feed = created;
     }
-    return feed.follow(name, onUpdate, signal);
+    return feed.follow(wide ? `${namespace}/${name}` : name, onUpdate, signal);
   }
 
   stats(): { feeds: number; streams: number; followers: number } {
