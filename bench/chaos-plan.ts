@@ -81,6 +81,8 @@ const UPGRADES: Record<Engine, string[]> = {
 
 export interface PlannedDatabase {
   id: string;
+  /** With consistentTargets: the one value each field-changing type asks for here. */
+  fixed: { size: string; replicas: number; version: string; pause: boolean } | null;
   seed: SeedDatabase;
   /** `mixed`: every change type; `pause`: only pause and resume (its final state is one). */
   role: 'mixed' | 'pause';
@@ -113,6 +115,13 @@ export interface PlanOptions {
   databases?: number;
   /** Fraction of operations that are invalid on purpose (default 0.08). */
   invalidShare?: number;
+  /**
+   * One target per database and field: every scale_vertical of a database asks for the same
+   * size, and so on; a pause database gets only pauses or only resumes. Then no final state
+   * depends on which of two operations recorded its result last, which hides the
+   * stale-record bug of docs/RELIABILITY.md (default false: targets differ).
+   */
+  consistentTargets?: boolean;
 }
 
 const INVALID = {
@@ -136,8 +145,17 @@ export function buildPlan(options: PlanOptions): ChaosPlan {
     const topology = TOPOLOGIES[i % TOPOLOGIES.length]!;
     const storageGb = pick(random, [10, 20, 30]);
     const size = pick(random, ['db.t3.micro', 'db.t3.small', 'db.t3.medium']);
+    const fixed = options.consistentTargets
+      ? {
+          size: pick(random, Object.keys(SIZES)),
+          replicas: between(random, 1, topology.maxReplicas),
+          version: pick(random, UPGRADES[topology.engine]),
+          pause: random() < 0.5,
+        }
+      : null;
     databases.push({
       id: `db-${hex()}${hex()}`,
+      fixed,
       role,
       scalable: topology.scalable,
       storageTarget: storageGb + 5 * between(random, 1, 4),
@@ -162,7 +180,8 @@ export function buildPlan(options: PlanOptions): ChaosPlan {
     const priority = between(random, 1, 9);
     if (random() < pauseShare) {
       const index = databases.length - 1 - between(random, 0, pauseCount - 1);
-      const type = random() < 0.5 ? 'pause' : 'resume';
+      const fixed = databases[index]!.fixed;
+      const type = (fixed ? fixed.pause : random() < 0.5) ? 'pause' : 'resume';
       operations.push({ database: index, type, desired: {}, priority, expect: 'completed' });
       continue;
     }
@@ -183,11 +202,12 @@ type Planned = Omit<PlannedOperation, 'database' | 'priority'>;
 
 function validOperation(random: Random, database: PlannedDatabase): Planned {
   const engine = database.seed.engine;
+  const fixed = database.fixed;
   const roll = random();
   if (roll < 0.3) {
     return {
       type: 'scale_vertical',
-      desired: { size: pick(random, Object.keys(SIZES)) },
+      desired: { size: fixed?.size ?? pick(random, Object.keys(SIZES)) },
       expect: 'completed',
     };
   }
@@ -202,7 +222,7 @@ function validOperation(random: Random, database: PlannedDatabase): Planned {
     const shape = TOPOLOGIES.find(
       (t) => t.engine === engine && t.topology === database.seed.topology,
     )!;
-    const replicas = between(random, 1, shape.maxReplicas);
+    const replicas = fixed?.replicas ?? between(random, 1, shape.maxReplicas);
     if (!database.scalable) {
       return {
         type: 'scale_horizontal',
@@ -217,7 +237,7 @@ function validOperation(random: Random, database: PlannedDatabase): Planned {
   if (roll < 0.75) {
     return {
       type: 'upgrade_version',
-      desired: { target_version: pick(random, UPGRADES[engine]) },
+      desired: { target_version: fixed?.version ?? pick(random, UPGRADES[engine]) },
       expect: 'completed',
     };
   }

@@ -42,6 +42,8 @@ export interface ChaosOptions {
   timeoutS: number;
   /** Databases to spread the operations over (default: one per 5 operations). */
   databases?: number;
+  /** See PlanOptions.consistentTargets. */
+  consistentTargets: boolean;
   concurrency: number;
   threads: number;
   leaseMs: number;
@@ -84,6 +86,7 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   redisRestarts: 1,
   ferretdbRestarts: 1,
   maxRetries: 10,
+  consistentTargets: false,
   keepLogs: false,
   log: (line) => console.log(line),
 };
@@ -140,6 +143,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     operations: options.operations,
     seed: options.seed,
     databases: options.databases,
+    consistentTargets: options.consistentTargets,
   });
   const random = seededRandom(options.seed ^ 0x5eed);
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'dbaas-chaos-'));
