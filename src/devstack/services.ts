@@ -190,6 +190,9 @@ export async function startRedis(options: RedisOptions = {}): Promise<LocalServe
   );
 }
 
+/** Above what the worker's MongoDB clients (100 per client, one client per thread) can open. */
+const POSTGRES_MAX_CONNECTIONS = 600;
+
 /**
  * The user PostgreSQL runs as. initdb and postgres refuse to run as root, so as root both run
  * as the `postgres` system user (Debian's package creates it), else as `nobody`; any other
@@ -251,7 +254,7 @@ export async function startPostgres(): Promise<LocalServer> {
     '-c',
     'full_page_writes=off',
     '-c',
-    'max_connections=200',
+    `max_connections=${POSTGRES_MAX_CONNECTIONS}`,
   ];
   const url = `postgres://ferretdb@127.0.0.1:${port}/ferretdb`;
   const server = await managed(
@@ -306,9 +309,13 @@ async function startFerretDBOnPostgres(): Promise<LocalServer> {
   try {
     const port = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dbaas-ferretdb-'));
+    // FerretDB caps its PostgreSQL pool at 50 connections unless told otherwise, and with more
+    // concurrent MongoDB requests than that it stalled for good in a 5,000-operation run (all
+    // 50 connections idle, ping unanswered); a pool wider than the clients' own pools avoids it.
+    const poolMax = POSTGRES_MAX_CONNECTIONS - 20;
     const args = ferretdbArgs(port, dir, [
       '--handler=postgresql',
-      `--postgresql-url=${postgres.url}`,
+      `--postgresql-url=${postgres.url}?pool_max_conns=${poolMax}`,
     ]);
     const ferretdb = await managed('ferretdb', port, dir, `mongodb://127.0.0.1:${port}`, () =>
       spawn(ferretdbBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] }),
