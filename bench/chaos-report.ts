@@ -45,6 +45,7 @@ export function formatReport(report: ChaosReport): string {
   for (const check of report.checks) {
     lines.push(`  [${check.ok ? 'ok' : 'FAIL'}] ${check.name}: ${check.summary}`);
     for (const problem of check.problems) lines.push(`         - ${problem}`);
+    for (const problem of check.known) lines.push(`         - known bug: ${problem}`);
   }
   if (report.logDir) lines.push('', `  worker log: ${report.logDir}/worker.log`);
   return lines.join('\n');

@@ -12,6 +12,8 @@ export interface Check {
   ok: boolean;
   summary: string;
   problems: string[];
+  /** Problems of a known, reported bug (docs/RELIABILITY.md): they fail unless tolerated. */
+  known: string[];
 }
 
 /** Operation and database documents as stored (read raw, so a malformed one is seen too). */
@@ -37,6 +39,13 @@ export interface FinalState {
   opsRequests: ObservedOpsRequest[];
   redis: RedisLeftovers;
   deadLetters: Set<string>;
+  /** Ids a worker dropped from the queue because MongoDB already had them failed or timed out. */
+  droppedAsFailed: Set<string>;
+}
+
+export interface VerifyOptions {
+  /** Known bugs whose problems are listed but do not fail their check. */
+  tolerateKnown: boolean;
 }
 
 export interface DisruptionCounts {
@@ -55,8 +64,14 @@ export interface DisruptionCounts {
 
 const MAX_PROBLEMS = 25;
 
-function check(name: string, problems: string[], summary: string): Check {
-  return { name, ok: problems.length === 0, summary, problems: problems.slice(0, MAX_PROBLEMS) };
+function check(name: string, problems: string[], summary: string, known: string[] = []): Check {
+  return {
+    name,
+    ok: problems.length === 0 && known.length === 0,
+    summary,
+    problems: problems.slice(0, MAX_PROBLEMS),
+    known: known.slice(0, MAX_PROBLEMS),
+  };
 }
 
 const OPS_REQUEST_TYPES: Record<string, string> = {
@@ -67,8 +82,13 @@ const OPS_REQUEST_TYPES: Record<string, string> = {
   restart: 'Restart',
 };
 
-export function verify(plan: ChaosPlan, state: FinalState, disruptions: DisruptionCounts): Check[] {
-  return [
+export function verify(
+  plan: ChaosPlan,
+  state: FinalState,
+  disruptions: DisruptionCounts,
+  options: VerifyOptions = { tolerateKnown: false },
+): Check[] {
+  const checks = [
     noneLost(state),
     allFinal(state),
     expectedOutcomes(plan, state),
@@ -80,6 +100,8 @@ export function verify(plan: ChaosPlan, state: FinalState, disruptions: Disrupti
     disruptionsDone(disruptions),
     workerExits(disruptions),
   ];
+  if (!options.tolerateKnown) return checks;
+  return checks.map((c) => ({ ...c, ok: c.problems.length === 0 }));
 }
 
 function noneLost(state: FinalState): Check {
@@ -277,17 +299,24 @@ function noDuplicateOpsRequests(state: FinalState): Check {
 
 function deadLettersMatch(state: FinalState): Check {
   const problems: string[] = [];
+  const known: string[] = [];
   for (const operation of state.operations.values()) {
     const dead = state.deadLetters.has(operation._id);
     const failed = operation.status === 'failed' || operation.status === 'timeout';
-    if (failed && !dead)
+    if (failed && !dead && state.droppedAsFailed.has(operation._id)) {
+      // Known bug: its worker died after MongoDB's final write and before the dead letter;
+      // the next claim found it failed and dropped it instead of dead-lettering it.
+      known.push(`${operation._id} ${operation.status}: dropped on a later claim, no dead letter`);
+    } else if (failed && !dead) {
       problems.push(`${operation._id} ${operation.status} but not dead-lettered`);
+    }
     if (!failed && dead) problems.push(`${operation._id} ${operation.status} but dead-lettered`);
   }
   return check(
     'dead_letters_match',
     problems,
     `${state.deadLetters.size} dead letters, one per failed operation`,
+    known,
   );
 }
 
