@@ -208,6 +208,43 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     }
   });
 
+  it('waits, uncounted, while Redis cannot take its database lock, and completes once it can', async () => {
+    const database = await platform.addDatabase(postgres('lockless'));
+    // Redis answers the lock script with an error, as it does while it restarts or fails over
+    // (here: a key of the wrong type where the database lock lives).
+    const lockKey = `operations:dblock:${database._id}`;
+    await platform.redis.hset(lockKey, 'not', 'a lock');
+    const id = await platform.queueOperation(database._id, 'restart', {});
+    const worker = platform.startWorker({
+      ACTOR_RESTART_LIMIT: '2',
+      DATABASE_BUSY_DELAY_MS: '100',
+    });
+    try {
+      await platform.waitFor('the operation to wait for its lock a few times', async () => {
+        const waits = worker
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"actor_deferred"') && l.includes(id));
+        return waits.length >= 4;
+      });
+      assert.equal((await platform.store.getOperation(id))?.status, 'queued');
+      assert.deepEqual(
+        await platform.queue
+          .deadLetters(100)
+          .then((d) => d.map((x) => x.operationId).filter((x) => x === id)),
+        [],
+      );
+
+      await platform.redis.del(lockKey);
+      const [operation] = await platform.waitForFinal([id]);
+      assert.equal(operation!.status, 'completed', operation!.error_message ?? '');
+      assert.equal(operation!.retry_count, 0);
+    } finally {
+      await platform.redis.del(lockKey);
+      await worker.stop();
+    }
+  });
+
   it('claims nothing while paused and resumes on request', async () => {
     const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
     const url = await worker.adminUrl();

@@ -93,8 +93,16 @@ export default async function actor(task: ActorTask): Promise<ActorOutcome> {
             const requestId = ++lockRequests;
             pendingLocks.set(requestId, (result) => {
               if (result.type !== 'lock_database_result') return;
-              if (result.error) reject(new Error(result.error));
-              else resolve(result.locked);
+              // Redis failing (restarting, failing over) is an outage like MongoDB's: the
+              // operation waits, uncounted, instead of crashing toward ACTOR_RESTART_LIMIT.
+              if (result.error) {
+                reject(
+                  new TransientError(
+                    'STORE_TRANSIENT',
+                    `Redis could not take the database lock: ${result.error}`,
+                  ),
+                );
+              } else resolve(result.locked);
             });
             post({ type: 'lock_database', requestId, databaseId });
           }),
