@@ -2,14 +2,14 @@
 // exits 1 if any check failed. Ctrl-C (or SIGTERM) ends it early, still with a report.
 //
 //   npm run chaos -- --operations 2000 --kills 10 --seed 1 --timeout-s 3600
-//   flags: --operations N --kills N --seed N --timeout-s N --concurrency N
+//   flags: --operations N --kills N --seed N --timeout-s N --concurrency N --outage-ms N
 //          --store postgresql|sqlite --consistent-targets --keep-logs
 
 import { parseArgs } from 'node:util';
 import { formatReport } from './chaos-report.js';
 import { DEFAULT_CHAOS_OPTIONS, runChaos } from './chaos-run.js';
 
-const numbers = ['operations', 'kills', 'seed', 'timeout-s', 'concurrency'] as const;
+const numbers = ['operations', 'kills', 'seed', 'timeout-s', 'concurrency', 'outage-ms'] as const;
 const { values } = parseArgs({
   options: {
     ...Object.fromEntries(numbers.map((name) => [name, { type: 'string' as const }])),
@@ -49,6 +49,7 @@ const report = await runChaos({
   seed: number('seed', DEFAULT_CHAOS_OPTIONS.seed),
   timeoutS: number('timeout-s', DEFAULT_CHAOS_OPTIONS.timeoutS),
   concurrency: number('concurrency', DEFAULT_CHAOS_OPTIONS.concurrency),
+  outageMs: number('outage-ms', DEFAULT_CHAOS_OPTIONS.outageMs),
   store,
   consistentTargets: values['consistent-targets'] === true,
   keepLogs: values['keep-logs'] === true,
