@@ -44,7 +44,9 @@ export function formatReport(report: ChaosReport): string {
   ];
   for (const check of report.checks) {
     lines.push(`  [${check.ok ? 'ok' : 'FAIL'}] ${check.name}: ${check.summary}`);
+    if (check.problemCount > 0) lines.push(`         ${check.problemCount} problems:`);
     for (const problem of check.problems) lines.push(`         - ${problem}`);
+    if (check.knownCount > 0) lines.push(`         ${check.knownCount} of a known bug:`);
     for (const problem of check.known) lines.push(`         - known bug: ${problem}`);
   }
   if (report.logDir) lines.push('', `  worker log: ${report.logDir}/worker.log`);

@@ -11,9 +11,12 @@ export interface Check {
   name: string;
   ok: boolean;
   summary: string;
+  /** The first problems found (all of them are counted in problemCount). */
   problems: string[];
+  problemCount: number;
   /** Problems of a known, reported bug (docs/RELIABILITY.md): they fail unless tolerated. */
   known: string[];
+  knownCount: number;
 }
 
 /** Operation and database documents as stored (read raw, so a malformed one is seen too). */
@@ -70,7 +73,9 @@ function check(name: string, problems: string[], summary: string, known: string[
     ok: problems.length === 0 && known.length === 0,
     summary,
     problems: problems.slice(0, MAX_PROBLEMS),
+    problemCount: problems.length,
     known: known.slice(0, MAX_PROBLEMS),
+    knownCount: known.length,
   };
 }
 
