@@ -24,9 +24,7 @@ describe('chaos run, short', () => {
         // Until the stale-record bug of docs/RELIABILITY.md is fixed, one target per field and
         // database: the full run (`npm run chaos`) mixes targets and shows it.
         consistentTargets: true,
-        // Likewise, a failed operation whose dead letter was lost to a SIGKILL is listed as a
-        // known bug rather than failing the run (see docs/RELIABILITY.md).
-        tolerateKnown: true,
+        tolerateKnown: false,
         // The devstack's own FerretDB storage, so CI needs no PostgreSQL.
         store: 'sqlite',
         log: () => undefined,

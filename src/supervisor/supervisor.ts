@@ -254,11 +254,12 @@ export class Supervisor implements AdminBackend {
   }
 
   /** Applies the queue transition for an outcome; retried while Redis is away. */
-  private async settle(record: ActorRecord, outcome: ActorOutcome) {
+  private async settle(record: ActorRecord, ended: ActorOutcome) {
     const { queue, logger, metrics, config } = this.deps;
     const { claim } = record;
     if (record.settled) return;
     record.settled = true;
+    const outcome = failedBeforeDeadLetter(claim, ended) ?? ended;
 
     const transition = async () => {
       switch (outcome.kind) {
@@ -529,6 +530,22 @@ export class Supervisor implements AdminBackend {
     const letters = await this.deps.queue.deadLetters(limit);
     return letters.map((letter) => ({ ...letter, at: new Date(letter.at).toISOString() }));
   }
+}
+
+/**
+ * An operation found already failed or timed out by the claim that took over its expired
+ * lease: its worker recorded the failure in MongoDB, then died before the dead letter. It
+ * is dead-lettered now. (An id queued again for an old failed operation is only dropped.)
+ */
+function failedBeforeDeadLetter(claim: Claim, outcome: ActorOutcome): ActorOutcome | null {
+  if (outcome.kind !== 'dropped' || !claim.recovered || !outcome.dedup) return null;
+  const status = /^operation_(failed|timeout)$/.exec(outcome.reason)?.[1];
+  if (!status) return null;
+  return {
+    kind: 'failed',
+    ...outcome.dedup,
+    reason: `${status}; its worker died before dead-lettering it`,
+  };
 }
 
 /** The fixed label of a drop reason: not_found, invalid or final. */
