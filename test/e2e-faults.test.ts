@@ -79,6 +79,36 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     await worker.stop();
   });
 
+  it('fails an operation whose thread keeps dying, in MongoDB and the dead letters alike', async () => {
+    platform.sim.setTimings({ pendingMs: 50, progressingMs: 4000 });
+    const database = await platform.addDatabase(postgres());
+    const id = await platform.queueOperation(database._id, 'restart', {});
+    const worker = platform.startWorker({
+      ADMIN_TOKEN: TOKEN,
+      LOG_LEVEL: 'info',
+      ACTOR_RESTART_LIMIT: '0',
+    });
+    const url = await worker.adminUrl();
+    const thread = await platform.waitFor('the actor on a thread', async () => {
+      const actors = (await admin(url, '/v1/actors')).json().actors as Array<{
+        operationId: string;
+        thread: number | null;
+        step: string | null;
+      }>;
+      const actor = actors.find((a) => a.operationId === id && a.step === 'change_requested');
+      return actor?.thread ?? null;
+    });
+    assert.equal((await admin(url, `/v1/threads/${thread}/recycle`, 'POST')).status, 200);
+
+    const [operation] = await platform.waitForFinal([id]);
+    assert.equal(operation!.status, 'failed');
+    assert.match(operation!.error_message ?? '', /crashed 1 times/);
+    await platform.waitFor('the dead letter', async () =>
+      (await platform.queue.deadLetters(50)).some((letter) => letter.operationId === id),
+    );
+    await worker.stop();
+  });
+
   it('retries a failed OpsRequest with a new one each attempt, bounded, then dead-letters', async () => {
     platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
     const seed = postgres('doomed');

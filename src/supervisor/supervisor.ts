@@ -225,15 +225,25 @@ export class Supervisor implements AdminBackend {
       const reason =
         `the worker thread running this operation crashed ${record.crashes} times ` +
         `(last: ${errorMessage(error)}); report this to the platform team`;
-      const operation = await this.deps.store.getOperation(operationId).catch(() => null);
-      await this.deps.store
-        .finishOperation(operationId, record.claim.token, 'failed', {
-          message: 'Operation failed',
-          errorMessage: reason,
-        })
-        .catch((e: unknown) =>
-          logger.warn({ error: errorMessage(e) }, 'operation_fail_write_failed'),
-        );
+      const { store } = this.deps;
+      const operation = await store.getOperation(operationId).catch(() => null);
+      // The crashes may have come before the actor took the operation (its claim token is
+      // not in the document yet): then record the failure unconditionally. Redis is told
+      // only once MongoDB says failed, so the two never disagree; if MongoDB cannot be
+      // written, the operation is handed back instead.
+      const recorded =
+        (await store
+          .finishOperation(operationId, record.claim.token, 'failed', {
+            message: 'Operation failed',
+            errorMessage: reason,
+          })
+          .catch(() => false)) ||
+        (await store.failInvalidOperation(operationId, reason).catch(() => false));
+      if (!recorded) {
+        logger.warn({ operationId }, 'operation_fail_write_failed');
+        await this.settle(record, { kind: 'handed_back' });
+        return;
+      }
       await this.settle(record, {
         kind: 'failed',
         databaseId: operation?.database_id ?? record.view.databaseId ?? '',
