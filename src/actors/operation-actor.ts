@@ -171,6 +171,7 @@ class OperationRun {
   private resource: KubeObject | null = null;
   private readonly timeoutController = new AbortController();
   private writes: Promise<unknown> = Promise.resolve();
+  private appliedAt: Date | null;
 
   constructor(
     private readonly input: ActorInput,
@@ -184,6 +185,7 @@ class OperationRun {
     // A document without a recorded attempt is on its first one.
     this.attempt = Math.max(1, operation.worker_state?.attempt ?? 1);
     this.progress = operation.progress ?? 0;
+    this.appliedAt = operation.worker_state?.applied_at ?? null;
   }
 
   async run(): Promise<ActorOutcome> {
@@ -264,7 +266,7 @@ class OperationRun {
       const observed = observedStorageGb(resource, this.database.engine);
       if (observed !== null && observed === this.operation.desired_state.storage_gb) {
         this.log.info({ storageGb: observed }, 'change_already_applied');
-        await this.checkpointStep('change_applied', PROGRESS.change_applied, 'Already applied');
+        await this.markApplied('Already applied');
         return;
       }
     }
@@ -298,7 +300,7 @@ class OperationRun {
     if (isDone(this.checkpoint, 'change_applied')) return;
     const method = this.plan.method(this.context.config);
     if (method.kind === 'patch') {
-      await this.checkpointStep('change_applied', PROGRESS.change_applied, 'Change applied');
+      await this.markApplied('Change applied');
       return;
     }
     if (method.kind !== 'ops-request') return;
@@ -344,14 +346,7 @@ class OperationRun {
         { hint: 'Check the database in the cluster; the worker retries with a new OpsRequest' },
       );
     }
-    await this.checkpointStep(
-      'change_applied',
-      PROGRESS.change_applied,
-      'KubeDB applied the change',
-      {
-        opsRequestPhase: 'Successful',
-      },
-    );
+    await this.markApplied('KubeDB applied the change', { opsRequestPhase: 'Successful' });
   }
 
   private async onPhase(opsKind: string, status: OpsRequestStatus) {
@@ -376,12 +371,34 @@ class OperationRun {
     await this.report('change_requested', progress, message, { opsRequestPhase: status.phase });
   }
 
+  /** Checkpoints `change_applied` with the time, which orders results on one database. */
+  private async markApplied(message: string, extra: Parameters<Store['recordProgress']>[2] = {}) {
+    this.appliedAt = new Date();
+    await this.checkpointStep('change_applied', PROGRESS.change_applied, message, {
+      ...extra,
+      appliedAt: this.appliedAt,
+    });
+  }
+
   private async syncDatabase() {
     if (isDone(this.checkpoint, 'database_synced')) return;
-    await this.context.store.updateDatabase(this.database._id, {
-      ...this.plan.databaseFields(this.operation),
-      status: this.plan.doneStatus,
-    });
+    // An actor that stopped after its change (a retry, a SIGKILL) released the database; an
+    // operation of the same kind may have run, applied and recorded since. Its result is what
+    // the cluster has now: recording ours over it would make the record untrue.
+    const newer = await this.context.store.newerCompletedOperation(
+      this.database._id,
+      this.plan.recordsSameAs,
+      this.appliedAt ?? this.operation.started_at ?? new Date(0),
+      this.operation._id,
+    );
+    if (newer) {
+      this.log.info({ newer }, 'database_record_left_to_newer_operation');
+    } else {
+      await this.context.store.updateDatabase(this.database._id, {
+        ...this.plan.databaseFields(this.operation),
+        status: this.plan.doneStatus,
+      });
+    }
     await this.checkpointStep('database_synced', PROGRESS.database_synced, 'Recording the result');
   }
 

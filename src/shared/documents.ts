@@ -199,6 +199,7 @@ function workerState(reader: FieldReader): WorkerState | null {
     restarts: state.number('restarts', 0),
     attempt: state.number('attempt', 0),
     updated_at: state.optionalDate('updated_at'),
+    applied_at: state.optionalDate('applied_at'),
   };
 }
 

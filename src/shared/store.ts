@@ -51,6 +51,7 @@ export interface ProgressFields {
   opsRequestPhase?: string | null;
   step?: string;
   attempt?: number;
+  appliedAt?: Date;
 }
 
 export interface NewOperation {
@@ -185,6 +186,7 @@ export class Store {
     if (fields.opsRequestPhase !== undefined) set.ops_request_phase = fields.opsRequestPhase;
     if (fields.step !== undefined) set['worker_state.step'] = fields.step;
     if (fields.attempt !== undefined) set['worker_state.attempt'] = fields.attempt;
+    if (fields.appliedAt !== undefined) set['worker_state.applied_at'] = fields.appliedAt;
     const owned = this.ownedBy(id, token);
 
     if (fields.progress === undefined) {
@@ -461,6 +463,30 @@ export class Store {
       )
       .toArray();
     return documents.map((document) => String(document._id));
+  }
+
+  /**
+   * The id of a completed operation of one of `types` on this database, other than
+   * `exceptId`, whose change was applied after `appliedAfter`: the cluster shows its result,
+   * not that of a change applied at `appliedAfter`. Null if there is none.
+   */
+  async newerCompletedOperation(
+    databaseId: string,
+    types: OperationType[],
+    appliedAfter: Date,
+    exceptId: string,
+  ): Promise<string | null> {
+    const newer = await this.operations.findOne(
+      {
+        database_id: databaseId,
+        type: { $in: types },
+        status: 'completed',
+        'worker_state.applied_at': { $gt: appliedAfter },
+        _id: { $ne: exceptId },
+      },
+      { projection: { _id: 1 } },
+    );
+    return newer ? String(newer._id) : null;
   }
 
   async countOperationsByStatus(): Promise<Record<string, number>> {

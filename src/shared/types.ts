@@ -92,6 +92,8 @@ export interface WorkerState {
   /** Attempt number the current OpsRequest belongs to, so a retry creates a new one once. */
   attempt?: number;
   updated_at?: Date | null;
+  /** When KubeDB was seen to have applied this operation's change (or the patch was sent). */
+  applied_at?: Date | null;
 }
 
 export interface Operation {

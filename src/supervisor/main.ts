@@ -143,8 +143,17 @@ function listenError(error: unknown, config: Config): unknown {
 
 /** Runs a worker until SIGTERM/SIGINT; the process exits when shutdown completes. */
 export async function runWorkerProcess(config: Config, logger: Logger): Promise<void> {
-  const worker = await startWorker(config, logger);
+  // Handlers go in before start-up, so a SIGTERM while connecting is a clean stop too.
+  let worker: RunningWorker | null = null;
   let signals = 0;
+  const stop = () =>
+    worker!.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ error: errorMessage(error) }, 'shutdown_failed');
+        process.exit(1);
+      },
+    );
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals > 1) {
@@ -152,14 +161,11 @@ export async function runWorkerProcess(config: Config, logger: Logger): Promise<
       process.exit(130);
     }
     logger.info({ signal }, 'shutdown_requested');
-    worker.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ error: errorMessage(error) }, 'shutdown_failed');
-        process.exit(1);
-      },
-    );
+    if (worker) void stop();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  worker = await startWorker(config, logger);
+  if (signals > 0) void stop();
 }

@@ -14,8 +14,14 @@ export const backup: ChangePlan = {
   doneStatus: 'running',
   validate: () => undefined,
   method: () => ({ kind: 'unsupported', reason }),
+  recordsSameAs: ['backup'],
   describe: () => 'Backing up the database',
   databaseFields: () => ({}),
 };
 
-export const restore: ChangePlan = { ...backup, type: 'restore', describe: () => 'Restoring' };
+export const restore: ChangePlan = {
+  ...backup,
+  type: 'restore',
+  recordsSameAs: ['restore'],
+  describe: () => 'Restoring',
+};

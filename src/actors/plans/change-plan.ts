@@ -21,6 +21,8 @@ export interface ChangePlan {
   method(config: Config): ChangeMethod;
   /** Words for users: what this operation does. */
   describe(operation: Operation): string;
+  /** Operation types that record the same database fields as this one (itself included). */
+  recordsSameAs: OperationType[];
   /** The observed fields of the database document after success. */
   databaseFields(operation: Operation): Partial<Database>;
 }

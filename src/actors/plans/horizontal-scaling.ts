@@ -11,5 +11,6 @@ export const horizontalScaling: ChangePlan = {
       ? { kind: 'patch' }
       : { kind: 'ops-request', opsKind: 'HorizontalScaling' },
   describe: (operation) => `Changing the number of replicas to ${desiredReplicas(operation)}`,
+  recordsSameAs: ['scale_horizontal'],
   databaseFields: (operation) => ({ current_replicas: desiredReplicas(operation) }),
 };

@@ -9,6 +9,7 @@ export const pause: ChangePlan = {
   doneStatus: 'paused',
   validate: () => undefined,
   method: () => ({ kind: 'patch' }),
+  recordsSameAs: ['pause', 'resume'],
   describe: () => 'Pausing the database (pods stop, data is kept)',
   databaseFields: () => ({}),
 };
@@ -19,6 +20,7 @@ export const resume: ChangePlan = {
   doneStatus: 'running',
   validate: () => undefined,
   method: () => ({ kind: 'patch' }),
+  recordsSameAs: ['pause', 'resume'],
   describe: () => 'Resuming the database',
   databaseFields: () => ({}),
 };

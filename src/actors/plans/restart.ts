@@ -7,5 +7,6 @@ export const restart: ChangePlan = {
   validate: () => undefined,
   method: () => ({ kind: 'ops-request', opsKind: 'Restart' }),
   describe: () => 'Restarting the database pods one by one',
+  recordsSameAs: ['restart'],
   databaseFields: () => ({}),
 };

@@ -22,5 +22,6 @@ export const storageExpansion: ChangePlan = {
       ? { kind: 'patch' }
       : { kind: 'ops-request', opsKind: 'VolumeExpansion' },
   describe: (operation) => `Expanding storage to ${desiredStorageGb(operation)} GB`,
+  recordsSameAs: ['expand_storage'],
   databaseFields: (operation) => ({ current_storage_gb: desiredStorageGb(operation) }),
 };

@@ -10,5 +10,6 @@ export const versionUpgrade: ChangePlan = {
   describe: (operation) => `Upgrading to version ${desiredVersion(operation)}`,
   // The database document has no current_version: `version` is the one version field the
   // platform shows, so it is set to what KubeDB applied.
+  recordsSameAs: ['upgrade_version'],
   databaseFields: (operation) => ({ version: desiredVersion(operation) }),
 };

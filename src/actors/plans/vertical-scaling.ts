@@ -12,5 +12,6 @@ export const verticalScaling: ChangePlan = {
     const size = desiredSize(operation);
     return `Resizing to ${size} (${SIZES[size].cpu} CPU, ${SIZES[size].memory} memory)`;
   },
+  recordsSameAs: ['scale_vertical'],
   databaseFields: (operation) => ({ current_size: desiredSize(operation) }),
 };
