@@ -4,6 +4,7 @@ import { MongoClient, type Db, type Document } from 'mongodb';
 import { parseDatabase, parseOperation, parseProvider } from '../src/shared/documents.js';
 import { DocumentValidationError } from '../src/shared/errors.js';
 import { Store } from '../src/shared/store.js';
+import type { OperationType } from '../src/shared/types.js';
 import { databases, malformed, operations, providers } from './fixtures/platform-documents.js';
 import { testServices } from './support/services.js';
 
@@ -478,6 +479,33 @@ describe('store: ownership of an operation', () => {
     assert.equal(reopened?.worker_state?.attempt, 3);
     assert.equal(reopened?.worker_state?.step, null);
     assert.equal(await store.reopenOperation('op-aaaabbbbcccc'), false, 'queued is not failed');
+  });
+
+  it('finds a completed operation of the same kind that applied its change later', async () => {
+    const insert = (id: string, type: string, status: string, appliedAt: Date | null) =>
+      raw.collection('operations').insertOne({
+        _id: id as never,
+        database_id: 'db-samesame0001',
+        type,
+        desired_state: {},
+        status,
+        progress: 100,
+        created_at: new Date(),
+        retry_count: 0,
+        max_retries: 3,
+        worker_state: { applied_at: appliedAt },
+      });
+    const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+    await insert('op-000000000a01', 'scale_vertical', 'in_progress', t(10));
+    await insert('op-000000000a02', 'scale_vertical', 'completed', t(20));
+    await insert('op-000000000a03', 'resume', 'completed', t(30));
+    await insert('op-000000000a04', 'scale_vertical', 'failed', t(40));
+
+    const find = (types: OperationType[], after: Date) =>
+      store.newerCompletedOperation('db-samesame0001', types, after, 'op-000000000a01');
+    assert.equal(await find(['scale_vertical'], t(10)), 'op-000000000a02');
+    assert.equal(await find(['scale_vertical'], t(25)), null, 'failed ones do not count');
+    assert.equal(await find(['pause', 'resume'], t(10)), 'op-000000000a03');
   });
 
   it('records a timeout with its error message', async () => {
