@@ -29,6 +29,23 @@ async function admin(url: string, path: string, method = 'GET') {
   return { status: response.status, text, json: () => JSON.parse(text) as Record<string, unknown> };
 }
 
+interface ActorView {
+  operationId: string;
+  thread: number | null;
+  step: string | null;
+  type: string | null;
+  databaseId: string | null;
+}
+
+/** The actor of an operation once it follows its OpsRequest, as /v1/actors shows it. */
+function followingActor(platform: Platform, url: string, id: string): Promise<ActorView> {
+  return platform.waitFor('the actor on a thread', async () => {
+    const actors = (await admin(url, '/v1/actors')).json().actors as ActorView[];
+    const actor = actors.find((a) => a.operationId === id && a.step === 'change_requested');
+    return actor?.thread ? actor : null;
+  });
+}
+
 describe('worker end to end under faults', { concurrency: false }, () => {
   let platform: Platform;
 
@@ -51,22 +68,10 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
     const url = await worker.adminUrl();
 
-    const thread = await platform.waitFor('the actor on a thread', async () => {
-      const actors = (await admin(url, '/v1/actors')).json().actors as Array<{
-        operationId: string;
-        thread: number | null;
-        step: string | null;
-        type: string | null;
-        databaseId: string | null;
-      }>;
-      const actor = actors.find((a) => a.operationId === id && a.step === 'change_requested');
-      if (actor) {
-        assert.equal(actor.type, 'scale_vertical');
-        assert.equal(actor.databaseId, database._id);
-      }
-      return actor?.thread ?? null;
-    });
-    const recycled = await admin(url, `/v1/threads/${thread}/recycle`, 'POST');
+    const actor = await followingActor(platform, url, id);
+    assert.equal(actor.type, 'scale_vertical');
+    assert.equal(actor.databaseId, database._id);
+    const recycled = await admin(url, `/v1/threads/${actor.thread}/recycle`, 'POST');
     assert.equal(recycled.status, 200, recycled.text);
 
     const [operation] = await platform.waitForFinal([id]);
@@ -89,15 +94,7 @@ describe('worker end to end under faults', { concurrency: false }, () => {
       ACTOR_RESTART_LIMIT: '0',
     });
     const url = await worker.adminUrl();
-    const thread = await platform.waitFor('the actor on a thread', async () => {
-      const actors = (await admin(url, '/v1/actors')).json().actors as Array<{
-        operationId: string;
-        thread: number | null;
-        step: string | null;
-      }>;
-      const actor = actors.find((a) => a.operationId === id && a.step === 'change_requested');
-      return actor?.thread ?? null;
-    });
+    const { thread } = await followingActor(platform, url, id);
     assert.equal((await admin(url, `/v1/threads/${thread}/recycle`, 'POST')).status, 200);
 
     const [operation] = await platform.waitForFinal([id]);
