@@ -235,6 +235,62 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     }
   });
 
+  it('leaves the record to a newer change when an older operation resumes after it', async () => {
+    // An actor dies with its OpsRequest Progressing. Before anyone resumes it, a newer
+    // operation on the same database runs and records its result. When the older one resumes,
+    // its OpsRequest has long been Successful: it must not record its value over the newer
+    // one, which is what the cluster has.
+    platform.sim.setTimings({ pendingMs: 20, progressingMs: 1500 });
+    const database = await platform.addDatabase(postgres('resumed'));
+    const older = await platform.queueOperation(database._id, 'scale_vertical', {
+      size: 'db.t3.medium',
+    });
+    const first = platform.startWorker();
+    let second: ReturnType<Platform['startWorker']> | undefined;
+    try {
+      const { ops_request_name: name } = await platform.waitFor('the OpsRequest', async () => {
+        const op = await platform.store.getOperation(older);
+        return op?.ops_request_name ? op : null;
+      });
+      await first.stop('SIGKILL');
+      // Another worker has not recovered the lease yet: take the older one out of the queue.
+      const { redis } = platform;
+      await redis.zrem('operations:leases', older);
+      await redis.del(`operations:lease:${older}`, `operations:dblock:${database._id}`);
+      await platform.waitFor('the older OpsRequest to succeed', async () => {
+        const object = platform.sim
+          .list('postgresopsrequests', database.namespace)
+          .find((o) => (o.metadata as { name: string }).name === name);
+        return (object?.status as { phase?: string } | undefined)?.phase === 'Successful';
+      });
+
+      platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+      await platform.redis.del(`operations:dedup:${database._id}:scale_vertical`);
+      const newer = await platform.queueOperation(database._id, 'scale_vertical', {
+        size: 'db.t3.large',
+      });
+      second = platform.startWorker({ LOG_LEVEL: 'info' });
+      const [done] = await platform.waitForFinal([newer]);
+      assert.equal(done!.status, 'completed', done!.error_message ?? '');
+      assert.equal((await platform.store.getDatabase(database._id))!.current_size, 'db.t3.large');
+
+      // Lease recovery puts the older one back; it resumes from its checkpoint.
+      await platform.queue.enqueue(older, 1000);
+      const [resumed] = await platform.waitForFinal([older]);
+      assert.equal(resumed!.status, 'completed', resumed!.error_message ?? '');
+      assert.ok(
+        resumed!.worker_state!.applied_at! < done!.worker_state!.applied_at!,
+        'the older change is recorded as applied when KubeDB applied it, not when it resumed',
+      );
+      const record = await platform.store.getDatabase(database._id);
+      assert.equal(record!.current_size, 'db.t3.large', 'the record shows what the cluster has');
+      assert.match(second.output(), /database_record_left_to_newer_operation/);
+    } finally {
+      platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+      await second?.stop();
+    }
+  });
+
   it('waits, uncounted, while Redis cannot take its database lock, and completes once it can', async () => {
     const database = await platform.addDatabase(postgres('lockless'));
     // Redis answers the lock script with an error, as it does while it restarts or fails over
