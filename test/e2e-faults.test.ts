@@ -328,7 +328,7 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     }
   });
 
-  it('claims nothing while paused and resumes on request', async () => {
+  it('claims nothing while paused, still recovers dead leases, and resumes on request', async () => {
     const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
     const url = await worker.adminUrl();
     assert.equal((await admin(url, '/v1/pause', 'POST')).status, 200);
@@ -336,9 +336,21 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     const id = await platform.queueOperation(database._id, 'restart', {});
     await new Promise((resolve) => setTimeout(resolve, 800));
     assert.equal((await platform.store.getOperation(id))?.status, 'queued');
+
+    // A worker that died left a lease behind: a paused worker still puts it back in pending.
+    const dead = await platform.queueOperation(database._id, 'scale_horizontal', { replicas: 5 });
+    await platform.redis.zrem('operations:pending', dead);
+    await platform.redis.zadd('operations:leases', Date.now() - 1000, dead);
+    await platform.redis.hset(`operations:lease:${dead}`, 'token', 'gone', 'priority', '5');
+    await platform.waitFor('the dead lease back in pending', async () =>
+      (await platform.redis.zscore('operations:pending', dead)) !== null ? true : null,
+    );
+    assert.equal(await platform.redis.zscore('operations:leases', dead), null);
+    assert.equal((await platform.store.getOperation(dead))?.status, 'queued');
+
     assert.equal((await admin(url, '/v1/resume', 'POST')).status, 200);
-    const [operation] = await platform.waitForFinal([id]);
-    assert.equal(operation!.status, 'completed');
+    const operations = await platform.waitForFinal([id, dead]);
+    for (const operation of operations) assert.equal(operation.status, 'completed');
     // Threads count their Kubernetes API calls and send them to the supervisor's registry.
     await platform.waitFor('API calls in /metrics', async () => {
       const text = (await admin(url, '/metrics')).text;
