@@ -150,6 +150,7 @@ describe('operation queue: leases', () => {
     assert.equal(first?.operationId, 'op-000000000001');
     assert.equal(first?.restarts, 1);
     assert.equal(first?.recovered, true, 'the claim knows it took over from a dead worker');
+    assert.equal(first?.takenOver, true);
     assert.equal(first?.priority, 5, 'keeps its own priority, not the resume boost');
     assert.notEqual(first?.token, lost!.token);
     const [second] = await survivor.claim(1);
@@ -222,6 +223,35 @@ describe('operation queue: leases', () => {
     });
     assert.equal(await redis.get(queueKeys.dedup('db-1', 'scale_vertical')), 'op-000000000001');
     assert.equal(await q.complete(claim!, 'db-1', 'scale_vertical'), true);
+  });
+
+  it('keeps the mark of a dead worker through hand-backs until a claim settles it', async () => {
+    // A claim that took over from a dead worker may be handed back before its actor reads
+    // the operation (MongoDB away, shutdown): the next claim must still know, or it would
+    // only drop an operation the dead worker had failed but not yet dead-lettered.
+    const doomed = queue('doomed');
+    const survivor = queue('survivor');
+    await doomed.enqueue('op-000000000001', 5);
+    await doomed.claim(1);
+    await eventually(async () => ((await survivor.promote()).recovered === 1 ? true : undefined));
+
+    const [takeover] = await survivor.claim(1);
+    assert.equal(takeover?.recovered, true);
+    assert.equal(takeover?.takenOver, true);
+    assert.equal(await survivor.defer(takeover!, 0, 'storage unavailable'), true);
+    const [afterDefer] = await survivor.claim(1);
+    assert.equal(afterDefer?.recovered, true, 'still from a dead worker');
+    assert.equal(afterDefer?.takenOver, false, 'but not a second recovery');
+    assert.equal(await survivor.release(afterDefer!), true);
+    const [afterRelease] = await survivor.claim(1);
+    assert.equal(afterRelease?.recovered, true);
+    assert.equal(afterRelease?.restarts, 1, 'hand-backs are not restarts');
+
+    assert.equal(await survivor.complete(afterRelease!, 'db-1', 'scale_vertical'), true);
+    await survivor.enqueue('op-000000000001', 5);
+    const [queuedAgain] = await survivor.claim(1);
+    assert.equal(queuedAgain?.recovered, false, 'settled: the mark is gone');
+    assert.equal((await survivor.stats()).leasesRecovered, 1);
   });
 
   it('hands a claim back on shutdown: first in line again, not a retry nor a restart', async () => {

@@ -38,7 +38,10 @@ export const queueKeys = {
   resumePriority: `${KEY_PREFIX}resume-priority`,
   /** hash, id -> how often its lease expired (worker died) and it was recovered. */
   restarts: `${KEY_PREFIX}restarts`,
-  /** hash, id -> 1 while it waits in pending after its lease expired; read by the next claim. */
+  /**
+   * hash, id -> 1 while it waits in pending after its lease expired, 2 after the claim that
+   * took it over handed it back unread; read (and cleared) by the next claim.
+   */
   recovered: `${KEY_PREFIX}recovered`,
   /** zset, member = id, score = when it was dead-lettered (server time, ms). */
   dead: `${KEY_PREFIX}dead`,

@@ -22,8 +22,13 @@ export interface Claim {
   priority: number;
   /** Redis server time of the claim, ms since the epoch. */
   claimedAt: number;
-  /** True when this claim took over from a worker whose lease expired (it died). */
+  /**
+   * True when its last worker died (its lease expired) and no actor has read the operation
+   * since: a claim that took over, or one that was handed that claim back unread.
+   */
   recovered: boolean;
+  /** True only for the claim that took over the expired lease (counted once). */
+  takenOver: boolean;
 }
 
 export interface QueueDepths {
@@ -189,7 +194,8 @@ export class OperationQueue {
         restarts: Number(reply[i + 2]),
         priority: redisNumber(String(reply[i + 3])),
         claimedAt: Number(reply[i + 4]),
-        recovered: Number(reply[i + 5]) === 1,
+        recovered: Number(reply[i + 5]) > 0,
+        takenOver: Number(reply[i + 5]) === 1,
       };
       if (!isUtf8(id)) this.rawIds.set(claim.token, id);
       claims.push(claim);
@@ -294,7 +300,7 @@ export class OperationQueue {
     const id = this.idOf(claim);
     const ok = this.ended(
       claim,
-      (await this.run('defer', id, token, Math.max(0, delayMs), priority)) === 1,
+      (await this.run('defer', id, token, Math.max(0, delayMs), priority, carry(claim))) === 1,
     );
     this.logger?.debug({ operationId, delayMs, reason, ok }, 'operation_deferred');
     return ok;
@@ -308,7 +314,7 @@ export class OperationQueue {
     const { operationId, token, priority } = claim;
     const ok = this.ended(
       claim,
-      (await this.run('release', this.idOf(claim), token, priority)) === 1,
+      (await this.run('release', this.idOf(claim), token, priority, carry(claim))) === 1,
     );
     this.logger?.info({ operationId, ok }, 'operation_released');
     return ok;
@@ -415,4 +421,9 @@ export class OperationQueue {
       deadLettered: Number(dead ?? 0),
     };
   }
+}
+
+/** Whether a hand-back keeps the claim's recovered mark for the next claim (see Claim). */
+function carry(claim: Claim): string {
+  return claim.recovered ? '1' : '0';
 }

@@ -135,7 +135,7 @@ export class Supervisor implements AdminBackend {
     // actor must stop now, and the new one resumes from the checkpoint.
     if (previous) this.stopActor(previous, 'claim_lost');
     this.actorsById.set(claim.operationId, record);
-    if (claim.recovered) this.deps.metrics.apply({ kind: 'leases_recovered', count: 1 });
+    if (claim.takenOver) this.deps.metrics.apply({ kind: 'leases_recovered', count: 1 });
     this.deps.logger.debug({ operationId: claim.operationId }, 'operation_claimed');
     void this.runActor(record);
   }
@@ -562,8 +562,9 @@ export class Supervisor implements AdminBackend {
 
 /**
  * An operation found already failed or timed out by the claim that took over its expired
- * lease: its worker recorded the failure in MongoDB, then died before the dead letter. It
- * is dead-lettered now. (An id queued again for an old failed operation is only dropped.)
+ * lease (or by a later one, when that claim was handed back unread): its worker recorded
+ * the failure in MongoDB, then died before the dead letter. It is dead-lettered now. (An id
+ * queued again for an old failed operation is only dropped.)
  */
 function failedBeforeDeadLetter(claim: Claim, outcome: ActorOutcome): ActorOutcome | null {
   if (outcome.kind !== 'dropped' || !claim.recovered || !outcome.dedup) return null;

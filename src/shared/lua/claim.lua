@@ -1,8 +1,9 @@
 -- claim: recover expired leases, promote due delayed ids, then lease up to `max` of the
 -- highest-priority pending ids, each with a fresh token, and add them to processing.
 -- ARGV: prefix, max, leaseMs, workerId, token1..tokenN (N >= max)
--- Returns a flat list: id, token, restarts, priority, claimedAt, recovered (1 when its last
--- lease had expired) for each claim.
+-- Returns a flat list: id, token, restarts, priority, claimedAt, recovered for each claim:
+-- 1 when this claim takes over an expired lease, 2 when an earlier claim did and handed it
+-- back before it could look at the operation (see defer.lua), 0 otherwise.
 --@include common
 local max = tonumber(ARGV[2])
 local leaseMs = tonumber(ARGV[3])
@@ -25,7 +26,8 @@ while taken < max do
     local own = redis.call('HGET', resumePriorityKey, id)
     local priority = own or popped[2]
     local restarts = tonumber(redis.call('HGET', restartsKey, id)) or 0
-    local recovered = redis.call('HDEL', recoveredKey, id)
+    local recovered = tonumber(redis.call('HGET', recoveredKey, id)) or 0
+    redis.call('HDEL', recoveredKey, id)
     redis.call('HDEL', resumePriorityKey, id)
     redis.call('ZREM', delayedKey, id)
     redis.call('HDEL', delayedPriorityKey, id)

@@ -54,6 +54,12 @@ local function releaseLease(id)
   redis.call('SREM', processingKey, id)
 end
 
+-- A claim that took over from a dead worker and is handed back keeps that mark for the next
+-- claim: only a claim whose actor got to read the operation may settle it as dropped.
+local function carryRecovered(id, carry)
+  if carry == '1' then redis.call('HSET', recoveredKey, id, 2) end
+end
+
 -- Clears everything the queue keeps about an id that will never run again.
 local function forget(id)
   redis.call('ZREM', pendingKey, id)
