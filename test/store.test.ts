@@ -481,7 +481,7 @@ describe('store: ownership of an operation', () => {
     assert.equal(await store.reopenOperation('op-aaaabbbbcccc'), false, 'queued is not failed');
   });
 
-  it('finds a completed operation of the same kind that applied its change later', async () => {
+  it('finds an operation of the same kind that applied its change later and records it', async () => {
     const insert = (id: string, type: string, status: string, appliedAt: Date | null) =>
       raw.collection('operations').insertOne({
         _id: id as never,
@@ -500,12 +500,18 @@ describe('store: ownership of an operation', () => {
     await insert('op-000000000a02', 'scale_vertical', 'completed', t(20));
     await insert('op-000000000a03', 'resume', 'completed', t(30));
     await insert('op-000000000a04', 'scale_vertical', 'failed', t(40));
+    await insert('op-000000000a05', 'scale_horizontal', 'in_progress', t(50));
 
     const find = (types: OperationType[], after: Date) =>
-      store.newerCompletedOperation('db-samesame0001', types, after, 'op-000000000a01');
+      store.newerAppliedOperation('db-samesame0001', types, after, 'op-000000000a01');
     assert.equal(await find(['scale_vertical'], t(10)), 'op-000000000a02');
     assert.equal(await find(['scale_vertical'], t(25)), null, 'failed ones do not count');
     assert.equal(await find(['pause', 'resume'], t(10)), 'op-000000000a03');
+    assert.equal(
+      await find(['scale_horizontal'], t(45)),
+      'op-000000000a05',
+      'one still in progress has recorded, or will record, its result',
+    );
   });
 
   it('records a timeout with its error message', async () => {

@@ -405,7 +405,7 @@ class OperationRun {
     // An actor that stopped after its change (a retry, a SIGKILL) released the database; an
     // operation of the same kind may have run, applied and recorded since. Its result is what
     // the cluster has now: recording ours over it would make the record untrue.
-    const newer = await this.context.store.newerCompletedOperation(
+    const newer = await this.context.store.newerAppliedOperation(
       this.database._id,
       this.plan.recordsSameAs,
       this.appliedAt ?? this.operation.started_at ?? new Date(0),

@@ -469,11 +469,12 @@ export class Store {
   }
 
   /**
-   * The id of a completed operation of one of `types` on this database, other than
-   * `exceptId`, whose change was applied after `appliedAfter`: the cluster shows its result,
-   * not that of a change applied at `appliedAfter`. Null if there is none.
+   * The id of an operation of one of `types` on this database, other than `exceptId`, whose
+   * change was applied after `appliedAfter` and that records (completed) or will record
+   * (in progress) its result: the cluster shows that result, not the one applied at
+   * `appliedAfter`. Null if there is none.
    */
-  async newerCompletedOperation(
+  async newerAppliedOperation(
     databaseId: string,
     types: OperationType[],
     appliedAfter: Date,
@@ -483,7 +484,9 @@ export class Store {
       {
         database_id: databaseId,
         type: { $in: types },
-        status: 'completed',
+        // Not only completed ones: one still in progress may have recorded its result
+        // already, and a SIGKILL before it completes must not let an older one write over it.
+        status: { $in: ['in_progress', 'completed'] },
         'worker_state.applied_at': { $gt: appliedAfter },
         _id: { $ne: exceptId },
       },
