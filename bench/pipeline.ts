@@ -7,6 +7,9 @@
 //
 //   npm run bench:pipeline -- --ops 400 --rounds 3 --concurrency 64 --threads 2
 //
+// `--bare 0` or `--worker 0` runs one side only, so that a CPU profile of the process
+// (`node --cpu-prof`, one file per thread) shows that side alone.
+//
 // Besides operations per second it prints, per operation, what each side sent: Redis
 // commands (Redis's own counter, Lua-inner calls included), MongoDB commands (FerretDB's
 // serverStatus) and Kubernetes requests (the simulator's counters), so "the same calls"
@@ -27,7 +30,16 @@ import { numberFlags } from './flags.js';
 import { sampleRedis } from './redis-meter.js';
 import { median, round, sleep, table } from './stats.js';
 
-const flags = numberFlags({ ops: 400, warmup: 64, rounds: 3, concurrency: 64, threads: 2 });
+const flags = numberFlags({
+  ops: 400,
+  warmup: 64,
+  rounds: 3,
+  concurrency: 64,
+  threads: 2,
+  worker: 1,
+  bare: 1,
+});
+const SIDES = (['worker', 'bare'] as const).filter((side) => flags[side] !== 0);
 
 interface Counters {
   redis: number;
@@ -83,17 +95,24 @@ async function drained(env: BenchEnvironment): Promise<boolean> {
   return pending + processing + delayed + leases === 0;
 }
 
+/** The clock of V8's CPU profiles (CLOCK_MONOTONIC, µs), for cpu-profile-summary --from/--to. */
+function monotonicMicros(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 async function runBatch(env: BenchEnvironment, count: number, timeoutMs = 600_000) {
   await env.db.collection('operations').deleteMany({});
   await env.db.collection('databases').deleteMany({});
   const ids = await seedOperations(env, count);
   const start = performance.now();
+  const window = [monotonicMicros()];
   await enqueueAll(env.redis, ids);
   while (!(await drained(env))) {
     if (performance.now() - start > timeoutMs) throw new Error(`batch not drained in time`);
     await sleep(10);
   }
-  return (performance.now() - start) / 1000;
+  window.push(monotonicMicros());
+  return { seconds: (performance.now() - start) / 1000, window };
 }
 
 async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<SideResult> {
@@ -109,8 +128,11 @@ async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<
     await runBatch(env, flags.warmup);
     const before = await counters(env);
     const cpuBefore = process.cpuUsage();
-    const seconds = await runBatch(env, flags.ops);
+    const { seconds, window } = await runBatch(env, flags.ops);
     const cpu = process.cpuUsage(cpuBefore);
+    console.log(
+      `  ${side}: measured from ${window[0]} to ${window[1]} (cpu-profile-summary --from --to)`,
+    );
     const after = await counters(env);
     const mongo = perOp(before.mongo, after.mongo, flags.ops);
     const kube = perOp(before.kube, after.kube, flags.ops);
@@ -143,7 +165,7 @@ async function main() {
   const rounds: SideResult[][] = [];
   try {
     for (let r = 0; r < flags.rounds; r++) {
-      const order: ('worker' | 'bare')[] = r % 2 === 0 ? ['worker', 'bare'] : ['bare', 'worker'];
+      const order = r % 2 === 0 ? SIDES : [...SIDES].reverse();
       const results: SideResult[] = [];
       for (const side of order) {
         await env.redis.flushdb();
@@ -184,6 +206,7 @@ async function main() {
   } finally {
     await env.destroy();
   }
+  if (SIDES.length < 2) return;
   const of = (side: string) => rounds.map((rs) => rs.find((s) => s.side === side)!.opsPerSecond);
   const ratios = of('worker').map((ops, i) => ops / of('bare')[i]!);
   console.log(
