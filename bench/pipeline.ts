@@ -29,6 +29,7 @@ import {
 import { numberFlags } from './flags.js';
 import { sampleRedis } from './redis-meter.js';
 import { median, round, sleep, table } from './stats.js';
+import { threadCpu, threadCpuSince } from './thread-cpu.js';
 
 const flags = numberFlags({
   ops: 400,
@@ -55,6 +56,8 @@ interface SideResult {
   retried: number;
   /** CPU of this whole process (all threads: worker or loop, simulator, bench) per op. */
   cpuMsPerOp: number;
+  /** The same by OS thread: main (simulator, supervisor or bare loop), then the busiest. */
+  threadMsPerOp: { main: number; others: number[] };
   perOp: { redis: number; mongo: number; kube: number; mongoByCommand: string; kubeByVerb: string };
 }
 
@@ -83,6 +86,19 @@ function perOp(before: Record<string, number>, after: Record<string, number>, op
     total: entries.reduce((sum, [, value]) => sum + value, 0),
     detail: entries.map(([key, value]) => `${key} ${round(value, 1)}`).join(', '),
   };
+}
+
+/** dbaas_operation_total as the worker's /metrics shows it, to check no event was lost. */
+async function finishedMetric(adminUrl: string): Promise<string> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter(
+      (line) =>
+        line.startsWith('dbaas_operation_total') ||
+        line.startsWith('dbaas_ops_request_created_total'),
+    )
+    .join('; ');
 }
 
 async function drained(env: BenchEnvironment): Promise<boolean> {
@@ -128,8 +144,12 @@ async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<
     await runBatch(env, flags.warmup);
     const before = await counters(env);
     const cpuBefore = process.cpuUsage();
+    const threadsBefore = threadCpu();
     const { seconds, window } = await runBatch(env, flags.ops);
     const cpu = process.cpuUsage(cpuBefore);
+    const threads = threadCpuSince(threadsBefore);
+    if ('adminUrl' in running)
+      console.log(`  worker metrics: ${await finishedMetric(running.adminUrl)}`);
     console.log(
       `  ${side}: measured from ${window[0]} to ${window[1]} (cpu-profile-summary --from --to)`,
     );
@@ -142,6 +162,10 @@ async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<
       completed: (await statusCounts(env)).completed ?? 0,
       retried: await env.db.collection('operations').countDocuments({ retry_count: { $gt: 0 } }),
       cpuMsPerOp: (cpu.user + cpu.system) / 1000 / flags.ops,
+      threadMsPerOp: {
+        main: threads.main / flags.ops,
+        others: threads.others.map((ms) => ms / flags.ops),
+      },
       perOp: {
         redis: (after.redis - before.redis) / flags.ops,
         mongo: mongo.total,
@@ -201,6 +225,11 @@ async function main() {
       for (const s of results) {
         console.log(`  ${s.side} mongo per op: ${s.perOp.mongoByCommand}`);
         console.log(`  ${s.side} kube per op: ${s.perOp.kubeByVerb}`);
+        const others = s.threadMsPerOp.others.filter((ms) => ms >= 0.05);
+        console.log(
+          `  ${s.side} cpu ms/op by thread: main ${round(s.threadMsPerOp.main, 1)}, ` +
+            `others ${others.map((ms) => round(ms, 1)).join(', ')}`,
+        );
       }
     }
   } finally {
