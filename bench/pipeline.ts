@@ -48,6 +48,12 @@ interface Counters {
   kube: Record<string, number>;
 }
 
+/** CPU ms per operation of one thread, and how much of it was in the kernel. */
+interface ThreadShare {
+  total: number;
+  system: number;
+}
+
 interface SideResult {
   side: 'worker' | 'bare';
   opsPerSecond: number;
@@ -57,7 +63,7 @@ interface SideResult {
   /** CPU of this whole process (all threads: worker or loop, simulator, bench) per op. */
   cpuMsPerOp: number;
   /** The same by OS thread: main (simulator, supervisor or bare loop), then the busiest. */
-  threadMsPerOp: { main: number; others: number[] };
+  threadMsPerOp: { main: ThreadShare; others: ThreadShare[] };
   perOp: { redis: number; mongo: number; kube: number; mongoByCommand: string; kubeByVerb: string };
 }
 
@@ -131,6 +137,10 @@ async function runBatch(env: BenchEnvironment, count: number, timeoutMs = 600_00
   return { seconds: (performance.now() - start) / 1000, window };
 }
 
+function perOpShare(spent: ThreadShare): ThreadShare {
+  return { total: spent.total / flags.ops, system: spent.system / flags.ops };
+}
+
 async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<SideResult> {
   const logger = createLogger('warn', { bench: 'pipeline', side });
   const config = env.workerConfig({
@@ -163,8 +173,8 @@ async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<
       retried: await env.db.collection('operations').countDocuments({ retry_count: { $gt: 0 } }),
       cpuMsPerOp: (cpu.user + cpu.system) / 1000 / flags.ops,
       threadMsPerOp: {
-        main: threads.main / flags.ops,
-        others: threads.others.map((ms) => ms / flags.ops),
+        main: perOpShare(threads.main),
+        others: threads.others.map(perOpShare),
       },
       perOp: {
         redis: (after.redis - before.redis) / flags.ops,
@@ -225,10 +235,11 @@ async function main() {
       for (const s of results) {
         console.log(`  ${s.side} mongo per op: ${s.perOp.mongoByCommand}`);
         console.log(`  ${s.side} kube per op: ${s.perOp.kubeByVerb}`);
-        const others = s.threadMsPerOp.others.filter((ms) => ms >= 0.05);
+        const show = (t: ThreadShare) => `${round(t.total, 1)} (sys ${round(t.system, 1)})`;
+        const others = s.threadMsPerOp.others.filter((t) => t.total >= 0.05);
         console.log(
-          `  ${s.side} cpu ms/op by thread: main ${round(s.threadMsPerOp.main, 1)}, ` +
-            `others ${others.map((ms) => round(ms, 1)).join(', ')}`,
+          `  ${s.side} cpu ms/op by thread: main ${show(s.threadMsPerOp.main)}, ` +
+            `others ${others.map(show).join(', ')}`,
         );
       }
     }

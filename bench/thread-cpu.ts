@@ -8,7 +8,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 /** Clock ticks per second of utime/stime in /proc (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-export type ThreadCpu = Map<number, number>;
+/** CPU ms by thread id, user and system (kernel) time together; system alone in `system`. */
+export type ThreadCpu = Map<number, { total: number; system: number }>;
 
 /** CPU ms by thread id; empty where /proc is not available. */
 export function threadCpu(): ThreadCpu {
@@ -24,8 +25,11 @@ export function threadCpu(): ThreadCpu {
       const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
       // Fields after the command name, which is in parentheses and may contain spaces.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      result.set(Number(task), (ticks * 1000) / TICKS_PER_SECOND);
+      const [user, system] = [Number(fields[11]), Number(fields[12])];
+      result.set(Number(task), {
+        total: ((user + system) * 1000) / TICKS_PER_SECOND,
+        system: (system * 1000) / TICKS_PER_SECOND,
+      });
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -39,12 +43,11 @@ export function threadCpu(): ThreadCpu {
  */
 export function threadCpuSince(before: ThreadCpu, after = threadCpu()) {
   const main = process.pid;
-  const spent = [...after.entries()].map(
-    ([tid, ms]) => [tid, ms - (before.get(tid) ?? 0)] as const,
-  );
-  const others = spent
-    .filter(([tid]) => tid !== main)
-    .map(([, ms]) => ms)
-    .sort((a, b) => b - a);
-  return { main: spent.find(([tid]) => tid === main)?.[1] ?? 0, others };
+  const spent = [...after.entries()].map(([tid, now]) => {
+    const then = before.get(tid) ?? { total: 0, system: 0 };
+    return { tid, total: now.total - then.total, system: now.system - then.system };
+  });
+  const others = spent.filter(({ tid }) => tid !== main).sort((a, b) => b.total - a.total);
+  const none = { tid: main, total: 0, system: 0 };
+  return { main: spent.find(({ tid }) => tid === main) ?? none, others };
 }
