@@ -14,6 +14,7 @@ import { queueKeys } from '../src/shared/queue-keys.js';
 import { startSimulator, type Simulator, type SimulatorTimings } from '../src/sim/server.js';
 import type { Faults } from '../src/sim/faults.js';
 import { choiceFlag } from './flags.js';
+import { onInterrupt } from './interrupt.js';
 
 export const NAMESPACE = 'bench';
 export const DATABASE_NAME = 'dbaas_bench';
@@ -50,6 +51,14 @@ export async function startEnvironment(
   const mongo = await MongoClient.connect(mongodbUrl);
   const redis = new Redis(stack.redis.url);
   console.log(`environment: FerretDB on ${store} (--store postgresql|sqlite)`);
+  const destroy = async () => {
+    forget();
+    redis.disconnect();
+    await mongo.close();
+    await sim.stop();
+    await stack.destroy();
+  };
+  const forget = onInterrupt(destroy);
   const workerEnv = (overrides: Record<string, string> = {}) => ({
     REDIS_URL: stack.redis.url,
     MONGODB_URL: mongodbUrl,
@@ -69,12 +78,7 @@ export async function startEnvironment(
     mongodbUrl,
     workerEnv,
     workerConfig: (overrides) => loadConfig(workerEnv(overrides)),
-    destroy: async () => {
-      redis.disconnect();
-      await mongo.close();
-      await sim.stop();
-      await stack.destroy();
-    },
+    destroy,
   };
 }
 

@@ -31,6 +31,7 @@ import { OperationQueue, type Claim } from '../src/shared/queue.js';
 import { queueKeys } from '../src/shared/queue-keys.js';
 import { Doorbell } from '../src/supervisor/doorbell.js';
 import { numberFlags } from './flags.js';
+import { onInterrupt } from './interrupt.js';
 import { NOOP_DATABASE_ID, NOOP_TYPE } from './noop-task.js';
 import { delta, sampleRedis, type RedisSample } from './redis-meter.js';
 import { median, round, table } from './stats.js';
@@ -291,6 +292,7 @@ async function main() {
   process.stdout.setMaxListeners(0);
   process.stderr.setMaxListeners(0);
   const server = await startRedis();
+  const forget = onInterrupt(() => server.destroy());
   const control = new Redis(server.url);
   type Contender = () => Promise<RoundResult>;
   const contenders: Contender[] = [
@@ -316,6 +318,7 @@ async function main() {
       all.push(results);
     }
   } finally {
+    forget();
     control.disconnect();
     await server.destroy();
   }

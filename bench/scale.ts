@@ -24,6 +24,7 @@ import {
   type BenchEnvironment,
 } from './environment.js';
 import { numberFlags } from './flags.js';
+import { onInterrupt } from './interrupt.js';
 import { round, sleep, table } from './stats.js';
 
 const flags = numberFlags({
@@ -94,6 +95,8 @@ function startWorkerProcess(env: BenchEnvironment, concurrency: number, threads:
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  const forget = onInterrupt(() => stopChild(child));
+  child.once('exit', forget);
   return child;
 }
 

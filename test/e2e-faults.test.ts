@@ -235,6 +235,62 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     }
   });
 
+  it('leaves the record to a newer change when an older operation resumes after it', async () => {
+    // An actor dies with its OpsRequest Progressing. Before anyone resumes it, a newer
+    // operation on the same database runs and records its result. When the older one resumes,
+    // its OpsRequest has long been Successful: it must not record its value over the newer
+    // one, which is what the cluster has.
+    platform.sim.setTimings({ pendingMs: 20, progressingMs: 1500 });
+    const database = await platform.addDatabase(postgres('resumed'));
+    const older = await platform.queueOperation(database._id, 'scale_vertical', {
+      size: 'db.t3.medium',
+    });
+    const first = platform.startWorker();
+    let second: ReturnType<Platform['startWorker']> | undefined;
+    try {
+      const { ops_request_name: name } = await platform.waitFor('the OpsRequest', async () => {
+        const op = await platform.store.getOperation(older);
+        return op?.ops_request_name ? op : null;
+      });
+      await first.stop('SIGKILL');
+      // Another worker has not recovered the lease yet: take the older one out of the queue.
+      const { redis } = platform;
+      await redis.zrem('operations:leases', older);
+      await redis.del(`operations:lease:${older}`, `operations:dblock:${database._id}`);
+      await platform.waitFor('the older OpsRequest to succeed', async () => {
+        const object = platform.sim
+          .list('postgresopsrequests', database.namespace)
+          .find((o) => (o.metadata as { name: string }).name === name);
+        return (object?.status as { phase?: string } | undefined)?.phase === 'Successful';
+      });
+
+      platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+      await platform.redis.del(`operations:dedup:${database._id}:scale_vertical`);
+      const newer = await platform.queueOperation(database._id, 'scale_vertical', {
+        size: 'db.t3.large',
+      });
+      second = platform.startWorker({ LOG_LEVEL: 'info' });
+      const [done] = await platform.waitForFinal([newer]);
+      assert.equal(done!.status, 'completed', done!.error_message ?? '');
+      assert.equal((await platform.store.getDatabase(database._id))!.current_size, 'db.t3.large');
+
+      // Lease recovery puts the older one back; it resumes from its checkpoint.
+      await platform.queue.enqueue(older, 1000);
+      const [resumed] = await platform.waitForFinal([older]);
+      assert.equal(resumed!.status, 'completed', resumed!.error_message ?? '');
+      assert.ok(
+        resumed!.worker_state!.applied_at! < done!.worker_state!.applied_at!,
+        'the older change is recorded as applied when KubeDB applied it, not when it resumed',
+      );
+      const record = await platform.store.getDatabase(database._id);
+      assert.equal(record!.current_size, 'db.t3.large', 'the record shows what the cluster has');
+      assert.match(second.output(), /database_record_left_to_newer_operation/);
+    } finally {
+      platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+      await second?.stop();
+    }
+  });
+
   it('waits, uncounted, while Redis cannot take its database lock, and completes once it can', async () => {
     const database = await platform.addDatabase(postgres('lockless'));
     // Redis answers the lock script with an error, as it does while it restarts or fails over
@@ -272,7 +328,7 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     }
   });
 
-  it('claims nothing while paused and resumes on request', async () => {
+  it('claims nothing while paused, still recovers dead leases, and resumes on request', async () => {
     const worker = platform.startWorker({ ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
     const url = await worker.adminUrl();
     assert.equal((await admin(url, '/v1/pause', 'POST')).status, 200);
@@ -280,9 +336,21 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     const id = await platform.queueOperation(database._id, 'restart', {});
     await new Promise((resolve) => setTimeout(resolve, 800));
     assert.equal((await platform.store.getOperation(id))?.status, 'queued');
+
+    // A worker that died left a lease behind: a paused worker still puts it back in pending.
+    const dead = await platform.queueOperation(database._id, 'scale_horizontal', { replicas: 5 });
+    await platform.redis.zrem('operations:pending', dead);
+    await platform.redis.zadd('operations:leases', Date.now() - 1000, dead);
+    await platform.redis.hset(`operations:lease:${dead}`, 'token', 'gone', 'priority', '5');
+    await platform.waitFor('the dead lease back in pending', async () =>
+      (await platform.redis.zscore('operations:pending', dead)) !== null ? true : null,
+    );
+    assert.equal(await platform.redis.zscore('operations:leases', dead), null);
+    assert.equal((await platform.store.getOperation(dead))?.status, 'queued');
+
     assert.equal((await admin(url, '/v1/resume', 'POST')).status, 200);
-    const [operation] = await platform.waitForFinal([id]);
-    assert.equal(operation!.status, 'completed');
+    const operations = await platform.waitForFinal([id, dead]);
+    for (const operation of operations) assert.equal(operation.status, 'completed');
     // Threads count their Kubernetes API calls and send them to the supervisor's registry.
     await platform.waitFor('API calls in /metrics', async () => {
       const text = (await admin(url, '/metrics')).text;

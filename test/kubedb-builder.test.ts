@@ -15,6 +15,7 @@ import {
   haltedPatch,
   observedStorageGb,
   opsRequestName,
+  finishedAt,
   opsRequestStatus,
   readTopology,
   replicasPatch,
@@ -437,5 +438,29 @@ describe('OpsRequest status', () => {
     assert.equal(status.reason, 'pods not ready');
     assert.equal(status.conditions.length, 3);
     assert.equal(opsRequestStatus({ metadata: { name: 'y' } }).phase, null);
+  });
+
+  it('says when it finished from its final condition, by the cluster clock', () => {
+    const at = (conditions: Array<Record<string, string>>, phase = 'Successful') =>
+      finishedAt(opsRequestStatus({ metadata: { name: 'x' }, status: { phase, conditions } }));
+    const successful = { type: 'Successful', status: 'True' };
+    assert.deepEqual(
+      at([
+        { type: 'Progressing', status: 'True', lastTransitionTime: '2026-12-04T10:00:09Z' },
+        { ...successful, lastTransitionTime: '2026-12-04T10:00:05Z' },
+      ]),
+      new Date('2026-12-04T10:00:05Z'),
+      'the condition named after the phase wins over a later one',
+    );
+    assert.deepEqual(
+      at([
+        { type: 'Progressing', status: 'True', lastTransitionTime: '2026-12-04T10:00:01Z' },
+        { type: 'Restart', status: 'True', lastTransitionTime: '2026-12-04T10:00:03Z' },
+      ]),
+      new Date('2026-12-04T10:00:03Z'),
+      'without one, the latest condition',
+    );
+    assert.equal(at([{ ...successful, lastTransitionTime: 'yesterday' }]), null);
+    assert.equal(at([]), null);
   });
 });

@@ -4,6 +4,7 @@
 // requests for one database run one at a time.
 
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { type SeedDatabase, type Simulator, startSimulator } from '../src/sim/server.js';
@@ -91,6 +92,32 @@ async function waitForFinal(plural: string, name: string): Promise<Json> {
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`${name} did not finish`);
+}
+
+/** POSTs JSON to the simulator with the kubeconfig's token; resolves with the status code. */
+function post(agent: https.Agent, path: string, body: Json): Promise<number> {
+  const server = new URL(kc.getCurrentCluster()!.server);
+  return new Promise((resolve, reject) => {
+    const request = https.request(
+      {
+        host: server.hostname,
+        port: server.port,
+        path,
+        method: 'POST',
+        agent,
+        headers: {
+          authorization: `Bearer ${kc.getCurrentUser()!.token}`,
+          'content-type': 'application/json',
+        },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
 }
 
 function database(engine: string, name: string, version = 'v1'): Json {
@@ -480,6 +507,57 @@ describe('queueing and fault knobs', () => {
       assert.match(conditions(ops).find((x) => x.type === 'Failed')!.message, /told to fail/);
     } finally {
       sim.setFaults({ opsFailPattern: '' });
+    }
+  });
+
+  it('never sends a started OpsRequest back to Pending when its timers run late', async () => {
+    // Under load timers run late, and Node runs every due timer of one duration before the
+    // next: a request's start (pendingMs) could run before its write of Pending (0 ms) and be
+    // undone by it, leaving the request Pending for good. A burst of creates makes the poll
+    // phase long, as 5,000 operations did in the scale benchmark.
+    const burst: SeedDatabase[] = Array.from({ length: 400 }, (_, i) => ({
+      engine: 'postgres',
+      namespace: NS,
+      name: `pg-burst-${i}`,
+      topology: 'cluster',
+    }));
+    sim.seed(burst);
+    // Short, so that a request's start is due by the time a busy loop gets to its timers.
+    sim.setTimings({ pendingMs: 2 });
+    sim.setFaults({ opsStayProgressing: true });
+    try {
+      // Many connections at once, so that the simulator handles many creates per turn of
+      // its event loop (the client library's own agent sends them a few at a time).
+      const agent = new https.Agent({ maxSockets: burst.length, rejectUnauthorized: false });
+      const names = await Promise.all(
+        burst.map(async (seed) => {
+          const name = `${seed.name}-restart`;
+          const status = await post(
+            agent,
+            `/apis/ops.kubedb.com/v1alpha1/namespaces/${NS}/postgresopsrequests`,
+            {
+              apiVersion: 'ops.kubedb.com/v1alpha1',
+              kind: 'PostgresOpsRequest',
+              metadata: { name },
+              spec: { databaseRef: { name: seed.name }, type: 'Restart', restart: {} },
+            },
+          );
+          assert.equal(status, 201);
+          return name;
+        }),
+      );
+      agent.destroy();
+      await new Promise((r) => setTimeout(r, 500));
+      const stuck = names.filter((name) => {
+        const ops = sim.get('ops.kubedb.com', 'v1alpha1', 'postgresopsrequests', NS, name);
+        return phaseOf(ops as Json) !== 'Progressing';
+      });
+      assert.deepEqual(stuck, [], 'every request started and stayed started');
+      sim.setFaults({ opsStayProgressing: false });
+      for (const name of names) await waitForFinal('postgresopsrequests', name);
+    } finally {
+      sim.setFaults({ opsStayProgressing: false });
+      sim.setTimings({ pendingMs: 5 });
     }
   });
 

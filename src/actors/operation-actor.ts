@@ -8,6 +8,7 @@ import type { KubeClients, KubeCluster, OpsRequestStatus } from '../shared/kubed
 import {
   buildOpsRequest,
   databasePatch,
+  finishedAt,
   observedStorageGb,
   opsRequestStatus,
 } from '../shared/kubedb/index.js';
@@ -257,7 +258,12 @@ class OperationRun {
         this.database.kubedb_resource_name,
         patch,
       );
-      await this.checkpointStep('change_requested', PROGRESS.change_requested, 'Change sent');
+      // A patch is applied when the API server takes it. Kept with the checkpoint so that an
+      // actor resuming later does not claim a later time than the patch had.
+      this.appliedAt = new Date();
+      await this.checkpointStep('change_requested', PROGRESS.change_requested, 'Change sent', {
+        appliedAt: this.appliedAt,
+      });
       return;
     }
     if (method.kind !== 'ops-request') return;
@@ -266,7 +272,7 @@ class OperationRun {
       const observed = observedStorageGb(resource, this.database.engine);
       if (observed !== null && observed === this.operation.desired_state.storage_gb) {
         this.log.info({ storageGb: observed }, 'change_already_applied');
-        await this.markApplied('Already applied');
+        await this.markApplied('Already applied', new Date());
         return;
       }
     }
@@ -300,7 +306,7 @@ class OperationRun {
     if (isDone(this.checkpoint, 'change_applied')) return;
     const method = this.plan.method(this.context.config);
     if (method.kind === 'patch') {
-      await this.markApplied('Change applied');
+      await this.markApplied('Change applied', this.appliedAt ?? new Date());
       return;
     }
     if (method.kind !== 'ops-request') return;
@@ -346,7 +352,10 @@ class OperationRun {
         { hint: 'Check the database in the cluster; the worker retries with a new OpsRequest' },
       );
     }
-    await this.markApplied('KubeDB applied the change', { opsRequestPhase: 'Successful' });
+    // An actor resuming after its OpsRequest finished must not claim the time it looked.
+    await this.markApplied('KubeDB applied the change', finishedAt(final) ?? new Date(), {
+      opsRequestPhase: 'Successful',
+    });
   }
 
   private async onPhase(opsKind: string, status: OpsRequestStatus) {
@@ -371,9 +380,20 @@ class OperationRun {
     await this.report('change_requested', progress, message, { opsRequestPhase: status.phase });
   }
 
-  /** Checkpoints `change_applied` with the time, which orders results on one database. */
-  private async markApplied(message: string, extra: Parameters<Store['recordProgress']>[2] = {}) {
-    this.appliedAt = new Date();
+  /**
+   * Checkpoints `change_applied` with when the cluster took the change, which orders results
+   * on one database. OpsRequest times are the cluster's clock, patch times the worker's: a
+   * plan and its `recordsSameAs` use one method per deployment, so the two rarely meet, and
+   * NTP keeps them within a second when they do. Known limit: Kubernetes keeps times to the
+   * second, so a resumed actor and a newer change finished in the same second tie, and the
+   * resumed one records.
+   */
+  private async markApplied(
+    message: string,
+    at: Date,
+    extra: Parameters<Store['recordProgress']>[2] = {},
+  ) {
+    this.appliedAt = at;
     await this.checkpointStep('change_applied', PROGRESS.change_applied, message, {
       ...extra,
       appliedAt: this.appliedAt,

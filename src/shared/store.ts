@@ -420,7 +420,10 @@ export class Store {
     limit = 100,
   ): Promise<Operation[]> {
     const query: Filter<StoredDocument> = {};
-    if (filter.status) query.status = { $in: filter.status };
+    // One status is an equality: FerretDB pushes that down to its backend, not `$in`, which
+    // reads the whole collection (250 ms at 5,000 operations against 5 ms).
+    if (filter.status)
+      query.status = filter.status.length === 1 ? filter.status[0] : { $in: filter.status };
     if (filter.ids) query._id = { $in: filter.ids };
     const raws = await this.operations
       .find(query)

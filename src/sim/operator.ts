@@ -96,12 +96,18 @@ export class Operator {
     queue.push(entry);
     this.queues.set(key, queue);
     if (!phaseOf(ops)) {
-      this.later(0, () =>
+      // Not inside the store's change notification (watchers would see MODIFIED before
+      // ADDED), so a moment later; by then the request may have started already: under load
+      // Node runs every due timer of one duration before those of the next, so the pendingMs
+      // start can come first. KubeDB never sends a request back to Pending.
+      this.later(0, () => {
+        const current = this.opsObject(entry);
+        if (!current || phaseOf(current)) return;
         this.writeStatus(entry, (status, generation) => {
           status.phase = 'Pending';
           status.observedGeneration = generation;
-        }),
-      );
+        });
+      });
     }
     this.pump(key);
   }

@@ -375,6 +375,7 @@ export class Supervisor implements AdminBackend {
   // ---- leases and cancellation -------------------------------------------------------
 
   private async renewLeases() {
+    await this.promoteWhileNotClaiming();
     const records = [...this.actorsById.values()].filter((record) => !record.settled);
     if (records.length === 0) return;
     try {
@@ -387,6 +388,23 @@ export class Supervisor implements AdminBackend {
       this.deps.logger.warn({ error: errorMessage(error) }, 'lease_renewal_failed');
     }
     await this.sweepCancelled(records);
+  }
+
+  /**
+   * A claim also recovers expired leases and moves due retries back to pending. A worker that
+   * claims nothing (paused, or full) does that here instead, so dead workers' operations and
+   * due retries show in pending, and reach any worker with room, without waiting for a claim.
+   */
+  private async promoteWhileNotClaiming() {
+    if (!this.isPaused && this.actorsById.size < this.deps.config.concurrency) return;
+    try {
+      const { recovered, promoted } = await this.deps.queue.promote();
+      if (recovered > 0 || promoted > 0) {
+        this.deps.logger.info({ recovered, promoted }, 'queue_promoted');
+      }
+    } catch (error) {
+      this.deps.logger.warn({ error: errorMessage(error) }, 'queue_promote_failed');
+    }
   }
 
   /** Operations cancelled in MongoDB (by the platform's API) stop without waiting for a step. */

@@ -15,6 +15,7 @@ export {
 } from './ops-request-builder.js';
 export {
   FINAL_PHASES,
+  finishedAt,
   isFinalPhase,
   opsRequestStatus,
   type OpsRequestCondition,

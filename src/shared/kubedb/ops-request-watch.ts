@@ -70,6 +70,21 @@ export function opsRequestStatus(object: KubeObject): OpsRequestStatus {
   };
 }
 
+/**
+ * When KubeDB finished the OpsRequest, by the cluster's clock: the Successful (or final phase)
+ * condition's lastTransitionTime, else the latest condition's. Null when no condition carries
+ * a valid time. Kubernetes keeps these to the second.
+ */
+export function finishedAt(status: OpsRequestStatus): Date | null {
+  const times = (conditions: OpsRequestCondition[]) =>
+    conditions
+      .map((c) => (c.lastTransitionTime ? Date.parse(c.lastTransitionTime) : NaN))
+      .filter((time) => Number.isFinite(time));
+  const own = times(status.conditions.filter((c) => c.type === status.phase));
+  const all = own.length > 0 ? own : times(status.conditions);
+  return all.length > 0 ? new Date(Math.max(...all)) : null;
+}
+
 function reasonOf(phase: string | null, conditions: OpsRequestCondition[]): string | undefined {
   const explain = (c: OpsRequestCondition | undefined) =>
     c ? (c.message ?? c.reason ?? c.type) : undefined;
