@@ -89,10 +89,13 @@ export async function startBareLoop(config: Config, logger: Logger): Promise<Bar
       }).catch(() => undefined);
     });
     if (final.phase !== 'Successful') throw new Error(`OpsRequest ended ${final.phase}`);
+    const appliedAt = new Date();
     await progress(PROGRESS.change_applied, 'KubeDB applied the change', {
       step: 'change_applied',
       opsRequestPhase: 'Successful',
+      appliedAt,
     });
+    await store.newerCompletedOperation(database._id, ['scale_vertical'], appliedAt, id);
     await store.updateDatabase(database._id, { current_size: 'db.t3.medium', status: 'running' });
     await progress(PROGRESS.database_synced, 'Recording the result', { step: 'database_synced' });
     await cluster.deleteOpsRequest(engine, namespace, opsName);

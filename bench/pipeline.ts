@@ -7,6 +7,9 @@
 //
 //   npm run bench:pipeline -- --ops 400 --rounds 3 --concurrency 64 --threads 2
 //
+// `--bare 0` or `--worker 0` runs one side only, so that a CPU profile of the process
+// (`node --cpu-prof`, one file per thread) shows that side alone.
+//
 // Besides operations per second it prints, per operation, what each side sent: Redis
 // commands (Redis's own counter, Lua-inner calls included), MongoDB commands (FerretDB's
 // serverStatus) and Kubernetes requests (the simulator's counters), so "the same calls"
@@ -26,13 +29,29 @@ import {
 import { numberFlags } from './flags.js';
 import { sampleRedis } from './redis-meter.js';
 import { median, round, sleep, table } from './stats.js';
+import { threadCpu, threadCpuSince } from './thread-cpu.js';
 
-const flags = numberFlags({ ops: 400, warmup: 64, rounds: 3, concurrency: 64, threads: 2 });
+const flags = numberFlags({
+  ops: 400,
+  warmup: 64,
+  rounds: 3,
+  concurrency: 64,
+  threads: 2,
+  worker: 1,
+  bare: 1,
+});
+const SIDES = (['worker', 'bare'] as const).filter((side) => flags[side] !== 0);
 
 interface Counters {
   redis: number;
   mongo: Record<string, number>;
   kube: Record<string, number>;
+}
+
+/** CPU ms per operation of one thread, and how much of it was in the kernel. */
+interface ThreadShare {
+  total: number;
+  system: number;
 }
 
 interface SideResult {
@@ -43,6 +62,8 @@ interface SideResult {
   retried: number;
   /** CPU of this whole process (all threads: worker or loop, simulator, bench) per op. */
   cpuMsPerOp: number;
+  /** The same by OS thread: main (simulator, supervisor or bare loop), then the busiest. */
+  threadMsPerOp: { main: ThreadShare; others: ThreadShare[] };
   perOp: { redis: number; mongo: number; kube: number; mongoByCommand: string; kubeByVerb: string };
 }
 
@@ -73,6 +94,19 @@ function perOp(before: Record<string, number>, after: Record<string, number>, op
   };
 }
 
+/** dbaas_operation_total as the worker's /metrics shows it, to check no event was lost. */
+async function finishedMetric(adminUrl: string): Promise<string> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter(
+      (line) =>
+        line.startsWith('dbaas_operation_total') ||
+        line.startsWith('dbaas_ops_request_created_total'),
+    )
+    .join('; ');
+}
+
 async function drained(env: BenchEnvironment): Promise<boolean> {
   const [pending, processing, delayed, leases] = await Promise.all([
     env.redis.zcard(queueKeys.pending),
@@ -83,17 +117,28 @@ async function drained(env: BenchEnvironment): Promise<boolean> {
   return pending + processing + delayed + leases === 0;
 }
 
+/** The clock of V8's CPU profiles (CLOCK_MONOTONIC, µs), for cpu-profile-summary --from/--to. */
+function monotonicMicros(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 async function runBatch(env: BenchEnvironment, count: number, timeoutMs = 600_000) {
   await env.db.collection('operations').deleteMany({});
   await env.db.collection('databases').deleteMany({});
   const ids = await seedOperations(env, count);
   const start = performance.now();
+  const window = [monotonicMicros()];
   await enqueueAll(env.redis, ids);
   while (!(await drained(env))) {
     if (performance.now() - start > timeoutMs) throw new Error(`batch not drained in time`);
     await sleep(10);
   }
-  return (performance.now() - start) / 1000;
+  window.push(monotonicMicros());
+  return { seconds: (performance.now() - start) / 1000, window };
+}
+
+function perOpShare(spent: ThreadShare): ThreadShare {
+  return { total: spent.total / flags.ops, system: spent.system / flags.ops };
 }
 
 async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<SideResult> {
@@ -109,8 +154,15 @@ async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<
     await runBatch(env, flags.warmup);
     const before = await counters(env);
     const cpuBefore = process.cpuUsage();
-    const seconds = await runBatch(env, flags.ops);
+    const threadsBefore = threadCpu();
+    const { seconds, window } = await runBatch(env, flags.ops);
     const cpu = process.cpuUsage(cpuBefore);
+    const threads = threadCpuSince(threadsBefore);
+    if ('adminUrl' in running)
+      console.log(`  worker metrics: ${await finishedMetric(running.adminUrl)}`);
+    console.log(
+      `  ${side}: measured from ${window[0]} to ${window[1]} (cpu-profile-summary --from --to)`,
+    );
     const after = await counters(env);
     const mongo = perOp(before.mongo, after.mongo, flags.ops);
     const kube = perOp(before.kube, after.kube, flags.ops);
@@ -120,6 +172,10 @@ async function runSide(env: BenchEnvironment, side: 'worker' | 'bare'): Promise<
       completed: (await statusCounts(env)).completed ?? 0,
       retried: await env.db.collection('operations').countDocuments({ retry_count: { $gt: 0 } }),
       cpuMsPerOp: (cpu.user + cpu.system) / 1000 / flags.ops,
+      threadMsPerOp: {
+        main: perOpShare(threads.main),
+        others: threads.others.map(perOpShare),
+      },
       perOp: {
         redis: (after.redis - before.redis) / flags.ops,
         mongo: mongo.total,
@@ -143,7 +199,7 @@ async function main() {
   const rounds: SideResult[][] = [];
   try {
     for (let r = 0; r < flags.rounds; r++) {
-      const order: ('worker' | 'bare')[] = r % 2 === 0 ? ['worker', 'bare'] : ['bare', 'worker'];
+      const order = r % 2 === 0 ? SIDES : [...SIDES].reverse();
       const results: SideResult[] = [];
       for (const side of order) {
         await env.redis.flushdb();
@@ -179,11 +235,18 @@ async function main() {
       for (const s of results) {
         console.log(`  ${s.side} mongo per op: ${s.perOp.mongoByCommand}`);
         console.log(`  ${s.side} kube per op: ${s.perOp.kubeByVerb}`);
+        const show = (t: ThreadShare) => `${round(t.total, 1)} (sys ${round(t.system, 1)})`;
+        const others = s.threadMsPerOp.others.filter((t) => t.total >= 0.05);
+        console.log(
+          `  ${s.side} cpu ms/op by thread: main ${show(s.threadMsPerOp.main)}, ` +
+            `others ${others.map(show).join(', ')}`,
+        );
       }
     }
   } finally {
     await env.destroy();
   }
+  if (SIDES.length < 2) return;
   const of = (side: string) => rounds.map((rs) => rs.find((s) => s.side === side)!.opsPerSecond);
   const ratios = of('worker').map((ops, i) => ops / of('bare')[i]!);
   console.log(

@@ -3,7 +3,7 @@
 // clients and OpsRequest watches. The pool runs with Atomics disabled, so a thread's event
 // loop keeps turning between tasks and its watches and timers never stall (DESIGN.md).
 
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { TransientError, errorMessage } from '../shared/errors.js';
 import { isStoreOutage } from '../shared/store-outage.js';
 import type { Config } from '../shared/config.js';
@@ -14,10 +14,12 @@ import type {
   ActorMessage,
   ActorOutcome,
   ActorTask,
+  SupervisorEnvelope,
   SupervisorMessage,
   ThreadMessage,
 } from './messages.js';
 import { runActor, type StopReason } from './operation-actor.js';
+import { Outbox } from './outbox.js';
 
 interface ThreadData {
   config: Config;
@@ -40,6 +42,25 @@ setInterval(() => {
   parentPort?.postMessage(message);
 }, API_CALL_FLUSH_MS).unref();
 
+const outbox = new Outbox((message) => parentPort?.postMessage(message));
+
+/** The actors running on this thread, by run id: what to do with a supervisor message. */
+const inbox = new Map<number, (message: SupervisorMessage) => void>();
+/** The supervisor's channel to its actors, opened by the first task that names it. */
+let channel: BroadcastChannel | null = null;
+
+function listen(name: string) {
+  if (channel && channel.name === name) return;
+  channel?.close();
+  channel = new BroadcastChannel(name);
+  // The pool keeps the thread alive; the channel must not keep it from ending.
+  channel.unref();
+  channel.onmessage = (event) => {
+    const { runId, message } = (event as { data: SupervisorEnvelope }).data;
+    inbox.get(runId)?.(message);
+  };
+}
+
 function threadResources() {
   resources ??= (async () => {
     const store = await Store.connect(config.mongodbUrl, config.mongodbDatabase, logger);
@@ -58,14 +79,14 @@ function isOutage(error: unknown): boolean {
 }
 
 export default async function actor(task: ActorTask): Promise<ActorOutcome> {
-  const { port } = task;
-  const post = (message: ActorMessage) => port.postMessage(message);
+  const post = (message: ActorMessage) => outbox.post(task.runId, message);
   const stop = new AbortController();
   let stopReason: StopReason | null = null;
   let lockRequests = 0;
   const pendingLocks = new Map<number, (result: SupervisorMessage) => void>();
 
-  port.on('message', (message: SupervisorMessage) => {
+  listen(task.channel);
+  inbox.set(task.runId, (message: SupervisorMessage) => {
     if (message.type === 'stop') {
       stopReason ??= message.reason;
       stop.abort();
@@ -76,6 +97,7 @@ export default async function actor(task: ActorTask): Promise<ActorOutcome> {
   });
 
   try {
+    // The supervisor holds stop requests back until it has heard this, so none is missed.
     post({ type: 'started', threadId });
     const { store, kube } = await threadResources();
     return await runActor(
@@ -116,6 +138,6 @@ export default async function actor(task: ActorTask): Promise<ActorOutcome> {
     logger.warn({ operationId: task.operationId, error: errorMessage(error) }, 'actor_deferred');
     return { kind: 'deferred', reason: `storage unavailable: ${errorMessage(error)}` };
   } finally {
-    port.close();
+    inbox.delete(task.runId);
   }
 }

@@ -2,14 +2,17 @@
 // pool, keeps their leases alive, restarts actors whose thread died, turns each actor's
 // outcome into the matching queue transition, and hands everything back on shutdown.
 
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Redis } from 'ioredis';
 import type {
   ActorMessage,
   ActorOutcome,
   ActorTask,
+  SupervisorEnvelope,
   SupervisorMessage,
+  ThreadMessage,
 } from '../actors/messages.js';
 import type { Config } from '../shared/config.js';
 import { errorMessage } from '../shared/errors.js';
@@ -37,10 +40,17 @@ export interface SupervisorDeps {
   logger: Logger;
 }
 
+type StopRequest = 'handback' | 'cancelled' | 'claim_lost';
+
 interface ActorRecord {
   claim: Claim;
   view: ActorView;
-  port: MessagePort | null;
+  /** The run of its actor now in the pool (ActorTask.runId); null between runs. */
+  runId: number | null;
+  /** The actor said it started, so it hears stop requests from now on. */
+  started: boolean;
+  /** A stop asked for before the actor started; sent when it does. */
+  pendingStop: StopRequest | null;
   /** Thread deaths survived by this operation in this process. */
   crashes: number;
   settled: boolean;
@@ -56,12 +66,27 @@ export class Supervisor implements AdminBackend {
   private renewTimer: NodeJS.Timeout | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
   private readonly idle = new Set<() => void>();
+  /** Actors in the pool by run id, for the messages their threads send. */
+  private readonly actorsByRun = new Map<number, ActorRecord>();
+  private runs = 0;
+  /** To the actors of this supervisor only: every worker in a process has its own name. */
+  private readonly channel = new BroadcastChannel(`dbaas-actors-${randomUUID()}`);
+  private channelClosed = false;
+  private readonly onThreadMessage = (message: ThreadMessage) => {
+    if (message?.type === 'actors' && Array.isArray(message.messages)) {
+      for (const { runId, message: actorMessage } of message.messages) {
+        this.onActorMessage(runId, actorMessage);
+      }
+    }
+  };
 
   constructor(private readonly deps: SupervisorDeps) {
     this.workerId = deps.config.workerId;
+    this.channel.unref();
   }
 
   start(): void {
+    this.deps.pool.on('message', this.onThreadMessage);
     this.claimLoop = this.runClaimLoop();
     this.renewTimer = setInterval(() => void this.renewLeases(), this.deps.config.leaseRenewMs);
     this.reconcileTimer = setInterval(() => void this.reconcile(), this.deps.config.reconcileMs);
@@ -116,7 +141,9 @@ export class Supervisor implements AdminBackend {
     const record: ActorRecord = {
       claim,
       crashes: 0,
-      port: null,
+      runId: null,
+      started: false,
+      pendingStop: null,
       settled: false,
       view: {
         operationId: claim.operationId,
@@ -142,37 +169,52 @@ export class Supervisor implements AdminBackend {
 
   private async runActor(record: ActorRecord) {
     const { pool, logger } = this.deps;
-    const channel = new MessageChannel();
-    record.port = channel.port1;
-    channel.port1.on('message', (message: ActorMessage) => this.onActorMessage(record, message));
+    const runId = ++this.runs;
+    record.runId = runId;
+    record.started = false;
+    this.actorsByRun.set(runId, record);
     const task: ActorTask = {
       operationId: record.claim.operationId,
       claimToken: record.claim.token,
       restarts: record.claim.restarts + record.crashes,
       workerId: this.workerId,
-      port: channel.port2,
+      runId,
+      channel: this.channel.name,
     };
 
     let outcome: ActorOutcome;
     try {
-      outcome = await pool.run(task, { transferList: [channel.port2] });
+      outcome = await pool.run(task);
     } catch (error) {
-      channel.port1.close();
-      record.port = null;
+      this.endRun(record, runId);
       await this.onActorCrash(record, error);
       return;
     }
-    channel.port1.close();
-    record.port = null;
+    this.endRun(record, runId);
     logger.debug({ operationId: record.claim.operationId, outcome: outcome.kind }, 'actor_ended');
     await this.settle(record, outcome);
     this.doorbell.notify();
   }
 
-  private onActorMessage(record: ActorRecord, message: ActorMessage) {
+  private endRun(record: ActorRecord, runId: number) {
+    this.actorsByRun.delete(runId);
+    record.runId = null;
+    record.started = false;
+  }
+
+  private onActorMessage(runId: number, message: ActorMessage) {
+    // Metrics count whether or not the actor is still known: its outcome may come back first.
+    if (message.type === 'metric') {
+      this.deps.metrics.apply(message.event);
+      return;
+    }
+    const record = this.actorsByRun.get(runId);
+    if (!record) return;
     switch (message.type) {
       case 'started':
         record.view.thread = message.threadId;
+        record.started = true;
+        if (record.pendingStop) this.stopActor(record, record.pendingStop);
         break;
       case 'progress':
         record.view.step = message.step;
@@ -180,9 +222,6 @@ export class Supervisor implements AdminBackend {
         record.view.message = message.message;
         if (message.databaseId) record.view.databaseId = message.databaseId;
         if (message.operationType) record.view.type = message.operationType;
-        break;
-      case 'metric':
-        this.deps.metrics.apply(message.event);
         break;
       case 'lock_database':
         record.view.databaseId = message.databaseId;
@@ -201,7 +240,7 @@ export class Supervisor implements AdminBackend {
               error: errorMessage(error),
             }),
           )
-          .then((reply) => record.port?.postMessage(reply));
+          .then((reply) => this.send(runId, reply));
         break;
     }
   }
@@ -387,9 +426,21 @@ export class Supervisor implements AdminBackend {
     }
   }
 
-  private stopActor(record: ActorRecord, reason: 'handback' | 'cancelled' | 'claim_lost') {
-    const message: SupervisorMessage = { type: 'stop', reason };
-    record.port?.postMessage(message);
+  private stopActor(record: ActorRecord, reason: StopRequest) {
+    if (record.runId === null) return;
+    if (!record.started) {
+      // Its thread may get the broadcast before the task: keep it for the 'started' message.
+      record.pendingStop ??= reason;
+      return;
+    }
+    this.send(record.runId, { type: 'stop', reason });
+  }
+
+  private send(runId: number, message: SupervisorMessage) {
+    // A lock answered after shutdown closed the channel has no actor left to read it.
+    if (this.channelClosed) return;
+    const envelope: SupervisorEnvelope = { runId, message };
+    this.channel.postMessage(envelope);
   }
 
   /**
@@ -466,6 +517,9 @@ export class Supervisor implements AdminBackend {
     );
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    this.deps.pool.off('message', this.onThreadMessage);
+    this.channelClosed = true;
+    this.channel.close();
     logger.info({ handedBack: left.length }, 'shutdown_finished');
   }
 
