@@ -95,7 +95,7 @@ export async function startBareLoop(config: Config, logger: Logger): Promise<Bar
       opsRequestPhase: 'Successful',
       appliedAt,
     });
-    await store.newerCompletedOperation(database._id, ['scale_vertical'], appliedAt, id);
+    await store.newerAppliedOperation(database._id, ['scale_vertical'], appliedAt, id);
     await store.updateDatabase(database._id, { current_size: 'db.t3.medium', status: 'running' });
     await progress(PROGRESS.database_synced, 'Recording the result', { step: 'database_synced' });
     await cluster.deleteOpsRequest(engine, namespace, opsName);
