@@ -135,10 +135,13 @@ describe('worker end to end under faults', { concurrency: false }, () => {
       ['-a1', '-a2', '-a3'],
       'one OpsRequest per attempt',
     );
-    const dead = (await admin(url, '/v1/dead-letters')).json().deadLetters as Array<{
-      operationId: string;
-    }>;
-    assert.ok(dead.some((d) => d.operationId === operation._id));
+    // MongoDB records the failure first; the dead letter follows once the actor has ended.
+    await platform.waitFor('the dead letter', async () => {
+      const dead = (await admin(url, '/v1/dead-letters')).json().deadLetters as Array<{
+        operationId: string;
+      }>;
+      return dead.some((d) => d.operationId === operation._id);
+    });
 
     // An operator fixes the cause and retries it from the dead-letter set.
     platform.sim.setFaults({ opsFailPattern: '' });
@@ -209,8 +212,18 @@ describe('worker end to end under faults', { concurrency: false }, () => {
 
       // The supervisor missed its renewals (its event loop stalled, Redis was away a moment):
       // the lease lapses and this same process claims the operation again.
-      await platform.redis.zadd('operations:leases', 1, id);
+      // Held lapsed until a claim takes it over: the renew tick would otherwise extend a
+      // lease no claimer has recovered yet, as it should, and the test would race it.
+      const { redis } = platform;
+      const firstToken = await redis.hget(`operations:lease:${id}`, 'token');
       const lapsedAt = Date.now();
+      // Atomically, so that a new claim's lease is never the one lapsed.
+      const lapseFirstLease = `if redis.call('HGET', KEYS[2], 'token') == ARGV[2] then
+        redis.call('ZADD', KEYS[1], 'XX', 1, ARGV[1]) return 0 end return 1`;
+      await platform.waitFor('a claim to take over the lapsed lease', async () => {
+        const leases = ['operations:leases', `operations:lease:${id}`];
+        return (await redis.eval(lapseFirstLease, 2, ...leases, id, firstToken!)) === 1;
+      });
       await platform.waitFor('the first actor to end', async () =>
         worker
           .output()
