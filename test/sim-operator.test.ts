@@ -564,11 +564,16 @@ describe('queueing and fault knobs', () => {
   it('keeps OpsRequests Progressing while opsStayProgressing is on, then finishes them', async () => {
     sim.setFaults({ opsStayProgressing: true });
     const done = run('mysql', 'my-group', { type: 'Restart', restart: {} });
+    const progressing = () =>
+      sim
+        .list('mysqlopsrequests', NS)
+        .filter((o) => (o.status as Json | undefined)?.phase === 'Progressing');
+    for (let waited = 0; progressing().length === 0 && waited < 3000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Well past progressingMs (20 ms): it stays.
     await new Promise((r) => setTimeout(r, 200));
-    const stuck = sim
-      .list('mysqlopsrequests', NS)
-      .filter((o) => (o.status as Json | undefined)?.phase === 'Progressing');
-    assert.equal(stuck.length, 1);
+    assert.equal(progressing().length, 1);
     sim.setFaults({ opsStayProgressing: false });
     assert.equal(phaseOf(await done), 'Successful');
   });
