@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { TransientError } from '../src/shared/errors.js';
@@ -182,6 +183,79 @@ describe('read routes', () => {
     assert.equal(response.json().created_at, '2025-05-06T07:08:09.000Z');
   });
 
+  it('GET /v1/operations/:id answers fields of the wrong type as stored, never 500', async () => {
+    const stored: Array<Record<string, unknown>> = [
+      { desired_state: { size: 123 } },
+      { desired_state: { replicas: '5' } },
+      { desired_state: { replicas: 1.5 } },
+      { desired_state: { storage_gb: '20' } },
+      { desired_state: { target_version: 16.4 } },
+      { desired_state: { size: { nested: { deeper: ['db.t3.large', null] } } } },
+      { desired_state: 'db.t3.large' },
+      { desired_state: [{ size: 'db.t3.large' }] },
+      { desired_state: true },
+      { progress: '40%', retry_count: 1.5, max_retries: '3' },
+      { status: 42, type: ['restart'], message: { text: 'hi' } },
+      { created_at: 1735787045000, started_at: 'yesterday', completed_at: false },
+      { worker_state: 'garbage' },
+      { worker_state: { step: 7, restarts: 'two', attempt: 0.5, updated_at: [] } },
+      { database_id: 12, ops_request_phase: null, _id: KNOWN_OPERATION },
+    ];
+    const app = await serve();
+    for (const fields of stored) {
+      backend.documents[KNOWN_OPERATION] = {
+        ...new FakeAdminBackend().documents[KNOWN_OPERATION],
+        ...fields,
+      };
+      const response = await app.inject({ url: `/v1/operations/${KNOWN_OPERATION}` });
+      assert.equal(response.statusCode, 200, `${JSON.stringify(fields)}: ${response.body}`);
+      const body = response.json();
+      for (const [field, value] of Object.entries(fields)) {
+        assert.deepEqual(body[field], value, `${field} answered as stored`);
+      }
+      assert.doesNotMatch(response.body, /kubeconfig|super-secret|claim-secret|internal_note/);
+    }
+  });
+
+  it('GET /v1/operations/:id keeps undeclared worker_state fields out, whatever their type', async () => {
+    backend.documents[KNOWN_OPERATION]!.worker_state = {
+      restarts: 'two',
+      claim_token: { nested: 'claim-secret' },
+      constructor: 'x',
+      ['__proto__']: { polluted: true },
+    };
+    const app = await serve();
+    const response = await app.inject({ url: `/v1/operations/${KNOWN_OPERATION}` });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(response.json().worker_state, { restarts: 'two' });
+  });
+
+  it('GET /v1/actors and /v1/dead-letters answer values of the wrong type as given', async () => {
+    backend.actorList = [
+      {
+        ...backend.actorList[0]!,
+        ...({ thread: '2', progress: '40%', restarts: 1.5, startedAt: 0, type: 5 } as object),
+      },
+    ];
+    backend.deadList = [
+      { operationId: DEAD_OPERATION, ...({ reason: 42, at: null } as object) } as never,
+    ];
+    const app = await serve();
+    const actors = await app.inject({ url: '/v1/actors' });
+    assert.equal(actors.statusCode, 200, actors.body);
+    const [actor] = actors.json().actors;
+    assert.deepEqual(
+      [actor.thread, actor.progress, actor.restarts, actor.startedAt, actor.type],
+      ['2', '40%', 1.5, 0, 5],
+    );
+    assert.doesNotMatch(actors.body, /kubeconfig_content/);
+    const dead = await app.inject({ url: '/v1/dead-letters' });
+    assert.equal(dead.statusCode, 200, dead.body);
+    assert.deepEqual(dead.json().deadLetters, [
+      { operationId: DEAD_OPERATION, reason: 42, at: null },
+    ]);
+  });
+
   it('GET /v1/operations/:id answers 404 OPERATION_NOT_FOUND for an unknown id', async () => {
     const app = await serve();
     const response = await app.inject({
@@ -216,6 +290,7 @@ describe('read routes', () => {
     assert.equal(response.statusCode, 200);
     assert.deepEqual(response.json(), {
       count: 1,
+      total: 1,
       deadLetters: [
         {
           operationId: DEAD_OPERATION,
@@ -226,6 +301,19 @@ describe('read routes', () => {
     });
     await app.inject({ method: 'GET', url: '/v1/dead-letters?limit=7' });
     assert.deepEqual(backend.called('deadLetters'), [[100], [7]]);
+  });
+
+  it('GET /v1/dead-letters says how many it answers (count) and how many there are (total)', async () => {
+    backend.deadList = ['op-000000000001', 'op-000000000002', 'op-000000000003'].map(
+      (operationId) => ({ operationId, reason: 'failed', at: '2025-01-02T04:00:00.000Z' }),
+    );
+    const queue = backend.queue.bind(backend);
+    backend.queue = async () => ({ ...(await queue()), dead: 250 });
+    const app = await serve();
+    const body = (await app.inject({ url: '/v1/dead-letters?limit=2' })).json();
+    assert.equal(body.count, 2);
+    assert.equal(body.deadLetters.length, 2);
+    assert.equal(body.total, 250);
   });
 
   it('GET /v1/dead-letters answers 400 for a bad limit or an unknown parameter', async () => {
@@ -409,15 +497,22 @@ describe('changing routes', () => {
     errorOf(response, 'INVALID_JSON');
   });
 
-  it('POST enqueue rejects a prototype-poisoning body', async () => {
+  it('POST enqueue refuses a prototype-poisoning body as FORBIDDEN_KEY, not as bad JSON', async () => {
     const app = await serve();
-    const response = await app.inject({
-      method: 'POST',
-      url: `/v1/operations/${KNOWN_OPERATION}/enqueue`,
-      headers: { ...AUTH, 'content-type': 'application/json' },
-      payload: '{"__proto__": {"admin": true}}',
-    });
-    assert.equal(response.statusCode, 400);
+    for (const payload of [
+      '{"__proto__": {"admin": true}}',
+      '{"priority": 5, "nested": {"__proto__": {}}}',
+      '{"constructor": {"prototype": {"admin": true}}}',
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: `/v1/operations/${KNOWN_OPERATION}/enqueue`,
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        payload,
+      });
+      const body = errorOf(response, 'FORBIDDEN_KEY');
+      assert.match(body.message, /__proto__ or constructor\.prototype key.*refused for safety/);
+    }
     assert.deepEqual(backend.called('enqueue'), []);
   });
 
@@ -517,6 +612,113 @@ describe('changing routes', () => {
     const resumed = await app.inject({ method: 'POST', url: '/v1/resume', headers: AUTH });
     assert.deepEqual(resumed.json(), { paused: false });
     assert.equal((await app.inject({ url: '/v1/status' })).json().paused, false);
+  });
+});
+
+describe('changing routes without a body of their own', () => {
+  const BODYLESS = CHANGING_ROUTES.filter((r) => !r.url!.toString().endsWith('/enqueue'));
+  const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+
+  it('refuse any body but an empty one with 400 INVALID_INPUT, running nothing', async () => {
+    const app = await serve();
+    for (const route of BODYLESS) {
+      for (const payload of ['{"foo":1}', '[]', deep, '"pause"', '5', 'true', '{"paused":true}']) {
+        const response = await app.inject({
+          ...route,
+          headers: { ...AUTH, 'content-type': 'application/json' },
+          payload,
+        });
+        const body = errorOf(response, 'INVALID_INPUT');
+        assert.match(body.message, /takes no body; send none, or \{\}$/, `${route.url} ${payload}`);
+      }
+    }
+    assert.deepEqual(backend.calls, []);
+  });
+
+  it('take no body, an empty JSON body, {} or null alike', async () => {
+    const app = await serve();
+    for (const route of BODYLESS) {
+      const bodies: InjectOptions[] = [
+        {},
+        { headers: { 'content-type': 'application/json' }, payload: '' },
+        { headers: { 'content-type': 'application/json' }, payload: '{}' },
+        { headers: { 'content-type': 'application/json' }, payload: 'null' },
+      ];
+      for (const extra of bodies) {
+        const response = await app.inject({
+          ...route,
+          ...extra,
+          headers: { ...AUTH, ...extra.headers },
+        });
+        assert.equal(response.statusCode, 200, `${route.url} ${String(extra.payload)}`);
+      }
+    }
+  });
+
+  it('refuse a deeply nested array quickly', async () => {
+    const app = await serve();
+    const started = performance.now();
+    for (let i = 0; i < 20; i++) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/pause',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+        payload: deep,
+      });
+      assert.equal(response.statusCode, 400);
+    }
+    const perRequest = (performance.now() - started) / 20;
+    assert.ok(perRequest < 50, `${perRequest.toFixed(1)} ms a request`);
+  });
+});
+
+describe('requests Node rejects before any route runs', () => {
+  /** Sends raw bytes to a listening server and reads the whole answer. */
+  async function raw(request: string): Promise<{ status: number; headers: string; body: string }> {
+    const app = await serve();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as net.AddressInfo;
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.on('close', () => resolve(answer));
+      // The server may close while the request is still being written.
+      socket.on('error', (error: NodeJS.ErrnoException) =>
+        error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve(answer) : reject(error),
+      );
+      socket.write(request);
+    });
+    const [head = '', body = ''] = text.split('\r\n\r\n');
+    return { status: Number(head.split(' ')[1]), headers: head, body };
+  }
+
+  function adminBody(answer: { body: string }, code: string) {
+    const body = JSON.parse(answer.body) as { error: string; message: string };
+    assert.deepEqual(Object.keys(body).sort(), ['error', 'message']);
+    assert.equal(body.error, code);
+    return body;
+  }
+
+  it('answer 431 HEADERS_TOO_LARGE for a 100 KB URL, in the {error, message} shape', async () => {
+    const answer = await raw(`GET /v1/queue?q=${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.equal(answer.status, 431, answer.headers);
+    assert.match(answer.headers, /content-type: application\/json/i);
+    assert.match(adminBody(answer, 'HEADERS_TOO_LARGE').message, /send a shorter URL/);
+  });
+
+  it('answer 431 HEADERS_TOO_LARGE for a 20 KB header', async () => {
+    const answer = await raw(
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.equal(answer.status, 431, answer.headers);
+    adminBody(answer, 'HEADERS_TOO_LARGE');
+  });
+
+  it('answer 400 REQUEST_REJECTED for a request line that is not HTTP', async () => {
+    const answer = await raw('HELLO THERE\r\n\r\n');
+    assert.equal(answer.status, 400, answer.headers);
+    assert.match(adminBody(answer, 'REQUEST_REJECTED').message, /malformed/);
   });
 });
 

@@ -5,6 +5,8 @@
 // The server is returned ready but not listening: the supervisor decides where it listens.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import Fastify, {
@@ -21,10 +23,12 @@ import type { AdminBackend, ReadyView } from './admin-backend.js';
 import { AdminError } from './admin-errors.js';
 import {
   BODY_LIMIT_BYTES,
+  noBody,
   OPERATION_ID_HINT,
   OPERATION_ID_PATTERN,
   routeSchemas,
 } from './admin-schemas.js';
+import { storedValueSerializer } from './admin-serializer.js';
 import type { Metrics } from './metrics.js';
 import { TimeoutElapsedError, withTimeout } from './with-timeout.js';
 
@@ -64,9 +68,13 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     bodyLimit: BODY_LIMIT_BYTES,
     // The router rejects some URLs before any route runs; answer those in the same shape.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+    // Node's HTTP parser rejects some requests (headers too large, a broken request line)
+    // before Fastify sees them; answer those in the same shape too.
+    clientErrorHandler: answerClientError,
   });
 
   acceptEmptyJsonBodies(app);
+  app.setSerializerCompiler(({ schema }) => storedValueSerializer(schema));
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyValidator : urlValidator).compile(schema),
   );
@@ -202,8 +210,16 @@ export async function buildAdminServer(options: AdminServerOptions): Promise<Fas
     '/v1/dead-letters',
     { schema: routeSchemas.deadLetters },
     async (request) => {
-      const deadLetters = await backend.deadLetters(request.query.limit);
-      return { count: deadLetters.length, deadLetters };
+      const [deadLetters, queue] = await Promise.all([
+        backend.deadLetters(request.query.limit),
+        backend.queue(),
+      ]);
+      // Two reads, not one snapshot: a letter added between them must not make total < count.
+      return {
+        count: deadLetters.length,
+        total: Math.max(queue.dead, deadLetters.length),
+        deadLetters,
+      };
     },
   );
 
@@ -345,8 +361,71 @@ function acceptEmptyJsonBodies(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    parseJson(request, body as string, done);
+    parseJson(request, body as string, (error, parsed) => {
+      if (error && isJson(body as string)) {
+        // Valid JSON the safe parser still refused: it has a key that could poison prototypes.
+        done(
+          new AdminError(
+            'FORBIDDEN_KEY',
+            'the request body has a __proto__ or constructor.prototype key, which is refused ' +
+              'for safety; no admin route takes such a field, so leave it out',
+          ),
+          undefined,
+        );
+        return;
+      }
+      done(error, parsed);
+    });
   });
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fastify's error codes of Node's HTTP parser, and what the client must change. */
+const CLIENT_ERRORS: Record<string, AdminError> = {
+  HPE_HEADER_OVERFLOW: new AdminError(
+    'HEADERS_TOO_LARGE',
+    'the request line and headers are larger than the server accepts (16 KiB by default); ' +
+      'send a shorter URL and fewer or smaller headers',
+  ),
+  ERR_HTTP_REQUEST_TIMEOUT: new AdminError(
+    'REQUEST_TIMEOUT',
+    'the request did not arrive in time; send it again',
+  ),
+};
+
+/**
+ * Answers a request Node's HTTP parser rejected, as Fastify's default handler does (one
+ * answer, then the connection is closed) but in the admin API's `{error, message}` shape.
+ */
+function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket) {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer =
+    CLIENT_ERRORS[error.code ?? ''] ??
+    new AdminError(
+      'REQUEST_REJECTED',
+      'the HTTP request is malformed (its request line, headers or framing); ' +
+        'send a well-formed HTTP/1.1 request',
+    );
+  this.log.debug({ code: error.code }, 'admin_client_error');
+  if (socket.writable) {
+    const body = JSON.stringify(answer.body());
+    socket.write(
+      `HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy(error);
 }
 
 function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
@@ -361,6 +440,12 @@ function toAdminError(error: FastifyError, request: FastifyRequest): AdminError 
   if (error instanceof AdminError) return error;
 
   if (error.validation && error.validation.length > 0) {
+    if (error.validationContext === 'body' && request.routeOptions.schema?.body === noBody) {
+      return new AdminError(
+        'INVALID_INPUT',
+        `${request.method} ${request.routeOptions.url} takes no body; send none, or {}`,
+      );
+    }
     return new AdminError('INVALID_INPUT', describeValidation(error));
   }
 

@@ -4,6 +4,10 @@
 export const ADMIN_ERRORS = {
   INVALID_INPUT: { status: 400, meaning: 'a path, query or body field is missing or malformed' },
   INVALID_JSON: { status: 400, meaning: 'the body is not valid JSON' },
+  FORBIDDEN_KEY: {
+    status: 400,
+    meaning: 'the body has a __proto__ or constructor.prototype key, refused for safety',
+  },
   UNAUTHORIZED: { status: 401, meaning: 'the bearer token is missing or wrong' },
   ADMIN_DISABLED: { status: 403, meaning: 'ADMIN_TOKEN is not set, so changing routes are off' },
   ROUTE_NOT_FOUND: { status: 404, meaning: 'no route has this method and path' },
@@ -18,6 +22,11 @@ export const ADMIN_ERRORS = {
   BODY_TOO_LARGE: { status: 413, meaning: 'the body is larger than the admin API accepts' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the body is not application/json' },
   REQUEST_REJECTED: { status: 400, meaning: 'the HTTP request itself is malformed' },
+  REQUEST_TIMEOUT: { status: 408, meaning: 'the request did not arrive in time' },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    meaning: 'the request line and headers are larger than the server accepts',
+  },
   INTERNAL_ERROR: { status: 500, meaning: 'a bug or unexpected fault; the log has details' },
   DEPENDENCY_UNAVAILABLE: { status: 503, meaning: 'Redis or MongoDB did not answer; try again' },
 } as const;

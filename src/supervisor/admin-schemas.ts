@@ -1,7 +1,9 @@
 // JSON schemas of every admin route's input and output. Fastify validates input with them and
 // serializes output through them, and the OpenAPI document is generated from them: one source.
 // Output schemas list fields explicitly with `additionalProperties: false`, so a field nobody
-// declared here (a provider's kubeconfig, a claim token) can never reach a response.
+// declared here (a provider's kubeconfig, a claim token) can never reach a response. Their
+// types describe the contract, not a promise: stored values are answered as they are stored
+// (admin-serializer.ts), so a document the platform wrote wrong can still be read.
 
 import { ADMIN_ERRORS } from './admin-errors.js';
 import { OPERATION_STATUSES, OPERATION_TYPES } from '../shared/types.js';
@@ -109,7 +111,9 @@ export const operationDocument = {
     type: { type: 'string', enum: OPERATION_TYPES },
     desired_state: {
       type: ['object', 'null'],
-      description: 'what the operation asks for; fields depend on the type',
+      description:
+        'what the operation asks for; fields depend on the type. Answered as stored, even a ' +
+        'field of the wrong type (the worker fails such an operation, naming the field)',
       properties: {
         size: nullableString,
         replicas: nullableInteger,
@@ -169,6 +173,18 @@ const pausedBody = {
 } as const;
 
 const changing = { security: [{ adminToken: [] }] } as const;
+
+/**
+ * The body of a changing route that takes no input: none, an empty one, `{}` or `null`.
+ * Anything else is refused, so a caller who thinks the route takes options learns it does not.
+ * The type check comes first and fails at once, however deep a nested array is.
+ */
+export const noBody = {
+  type: ['object', 'null'],
+  description: 'this route takes no body; send none, or {}',
+  properties: {},
+  additionalProperties: false,
+} as const;
 
 export const routeSchemas = {
   healthz: {
@@ -249,6 +265,7 @@ export const routeSchemas = {
     tags: ['operations'],
     summary: 'Cancel an operation; a running actor stops at its next step',
     ...changing,
+    body: noBody,
     params: operationIdParams,
     response: { 200: operationResult(['cancelled']), ...errorResponses },
   },
@@ -271,7 +288,8 @@ export const routeSchemas = {
       200: {
         type: 'object',
         properties: {
-          count: { type: 'integer' },
+          count: { type: 'integer', description: 'dead letters in this answer (at most limit)' },
+          total: { type: 'integer', description: 'dead letters in all, waiting for an operator' },
           deadLetters: {
             type: 'array',
             items: {
@@ -286,7 +304,7 @@ export const routeSchemas = {
             },
           },
         },
-        required: ['count', 'deadLetters'],
+        required: ['count', 'total', 'deadLetters'],
         additionalProperties: false,
       },
       ...errorResponses,
@@ -296,6 +314,7 @@ export const routeSchemas = {
     tags: ['dead-letters'],
     summary: 'Move a dead-lettered operation back to the queue',
     ...changing,
+    body: noBody,
     params: operationIdParams,
     response: { 200: operationResult(['queued']), ...errorResponses },
   },
@@ -303,18 +322,21 @@ export const routeSchemas = {
     tags: ['control'],
     summary: 'Stop claiming new operations; running actors go on',
     ...changing,
+    body: noBody,
     response: { 200: pausedBody, ...errorResponses },
   },
   resume: {
     tags: ['control'],
     summary: 'Claim operations again after a pause',
     ...changing,
+    body: noBody,
     response: { 200: pausedBody, ...errorResponses },
   },
   recycleThread: {
     tags: ['control'],
     summary: 'Stop one pool thread; its actors resume from their checkpoints on another',
     ...changing,
+    body: noBody,
     params: {
       type: 'object',
       properties: { threadId: { type: 'integer', minimum: 1, maximum: 1000000 } },
