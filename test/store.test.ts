@@ -478,6 +478,7 @@ describe('store: ownership of an operation', () => {
     assert.equal(reopened?.retry_count, 0);
     assert.equal(reopened?.worker_state?.attempt, 3);
     assert.equal(reopened?.worker_state?.step, null);
+    assert.equal(reopened?.error_message, null, 'the old failure no longer describes it');
     assert.equal(await store.reopenOperation('op-aaaabbbbcccc'), false, 'queued is not failed');
   });
 

@@ -346,6 +346,7 @@ export class Store {
           completed_at: null,
           retry_count: 0,
           message: 'Queued again by an operator',
+          error_message: null,
           worker_state: {
             ...(current.worker_state ?? {}),
             claim_token: null,
