@@ -192,7 +192,10 @@ describe('worker end to end', { concurrency: false }, () => {
   it('hands work back on SIGTERM and a restarted worker finishes it with no failure or duplicate', async () => {
     platform.sim.setTimings({ pendingMs: 50, progressingMs: 1500 });
     const queued = await queueMixedBatch(platform);
-    const first = platform.startWorker({ DELETE_FINISHED_OPS_REQUESTS: 'false' });
+    const first = platform.startWorker({
+      DELETE_FINISHED_OPS_REQUESTS: 'false',
+      LOG_LEVEL: 'info',
+    });
     await platform.waitFor('OpsRequests in flight', async () => {
       const ops = await platform.store.listOperations({ ids: queued.map((q) => q.id) }, 100);
       return ops.filter((op) => op.ops_request_name).length >= 4;
@@ -200,6 +203,12 @@ describe('worker end to end', { concurrency: false }, () => {
     assert.equal(await first.stop('SIGTERM'), 0);
     const afterStop = await platform.store.listOperations({ ids: queued.map((q) => q.id) }, 100);
     assert.equal(afterStop.filter((op) => op.status === 'failed').length, 0);
+    const finished = first
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"shutdown_finished"'));
+    const { handedBack } = JSON.parse(finished ?? '{}') as { handedBack?: number };
+    assert.ok((handedBack ?? 0) >= 1, `the log counts what was handed back: ${finished}`);
 
     const second = platform.startWorker({ DELETE_FINISHED_OPS_REQUESTS: 'false' });
     await assertAllCompletedAndTrue(platform, queued);
@@ -266,11 +275,13 @@ describe('worker end to end', { concurrency: false }, () => {
   });
 
   it('withdraws the OpsRequest of an operation cancelled before KubeDB started it', async () => {
-    platform.sim.setTimings({ pendingMs: 8000, progressingMs: 100 });
+    // KubeDB starts it 4 s after it is created. Leases are renewed every 10 s, as by default:
+    // the cancel must be seen sooner than that (CANCEL_SWEEP_MS, 2 s by default).
+    platform.sim.setTimings({ pendingMs: 4000, progressingMs: 100 });
     const [seed] = everyEngine();
     const database = await platform.addDatabase(seed!);
     const id = await platform.queueOperation(database._id, 'restart', {});
-    const worker = platform.startWorker();
+    const worker = platform.startWorker({ LEASE_TTL_MS: '30000', LEASE_RENEW_MS: '10000' });
     const running = await platform.waitFor('the OpsRequest to be Pending', async () => {
       const op = await platform.store.getOperation(id);
       return op?.ops_request_phase === 'Pending' ? op : null;
@@ -279,7 +290,7 @@ describe('worker end to end', { concurrency: false }, () => {
     await platform.store.cancelOperation(id, 'Cancelled by the user');
 
     await platform.waitFor(
-      'the OpsRequest to be withdrawn',
+      'the OpsRequest to be withdrawn while still Pending',
       async () =>
         platform.sim.get(
           'ops.kubedb.com',
@@ -288,9 +299,74 @@ describe('worker end to end', { concurrency: false }, () => {
           seed!.namespace,
           running.ops_request_name!,
         ) === undefined,
+      3500,
     );
     assert.equal((await platform.store.getOperation(id))?.status, 'cancelled');
     await worker.stop();
+    platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+  });
+
+  it('records the change of a cancelled operation that KubeDB had already started', async () => {
+    platform.sim.setTimings({ pendingMs: 20, progressingMs: 2500 });
+    const [seed] = everyEngine();
+    const database = await platform.addDatabase(seed!);
+    const id = await platform.queueOperation(database._id, 'scale_vertical', {
+      size: 'db.t3.large',
+    });
+    const worker = platform.startWorker();
+    try {
+      const running = await platform.waitFor('the OpsRequest to be Progressing', async () => {
+        const op = await platform.store.getOperation(id);
+        return op?.ops_request_phase === 'Progressing' ? op : null;
+      });
+      await platform.store.cancelOperation(id, 'Cancelled by the user');
+      const opsRequest = () =>
+        platform.sim.get(
+          'ops.kubedb.com',
+          'v1alpha1',
+          'postgresopsrequests',
+          seed!.namespace,
+          running.ops_request_name!,
+        ) as { status?: { phase?: string } } | undefined;
+      // KubeDB cannot stop a rolling change: it lands, and the record must say so.
+      const record = await platform.waitFor('the record to show the change', async () => {
+        const current = await platform.store.getDatabase(database._id);
+        return current?.current_size === 'db.t3.large' ? current : null;
+      });
+      assert.equal(record.status, 'running');
+      assert.equal((await platform.store.getOperation(id))?.status, 'cancelled');
+      await platform.waitFor('the finished OpsRequest deleted', async () =>
+        opsRequest() === undefined ? true : null,
+      );
+      await platform.waitFor('the database lock released', async () =>
+        (await platform.redis.exists(`operations:dblock:${database._id}`)) === 0 ? true : null,
+      );
+    } finally {
+      await worker.stop();
+      platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
+    }
+  });
+
+  it('refuses to change a paused database, and its record stays paused', async () => {
+    const [seed] = everyEngine();
+    const database = await platform.addDatabase(seed!);
+    const worker = platform.startWorker();
+    try {
+      const pause = await platform.queueOperation(database._id, 'pause', {});
+      const [paused] = await platform.waitForFinal([pause]);
+      assert.equal(paused!.status, 'completed', paused!.error_message ?? '');
+      const scale = await platform.queueOperation(database._id, 'scale_vertical', {
+        size: 'db.t3.large',
+      });
+      const [refused] = await platform.waitForFinal([scale]);
+      assert.equal(refused!.status, 'failed');
+      assert.match(refused!.error_message ?? '', /is paused.*Resume the database first/);
+      const record = await platform.store.getDatabase(database._id);
+      assert.equal(record!.status, 'paused', 'true to the halted cluster');
+      assert.equal(record!.current_size, database.current_size);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('frees the dedup key of an operation the platform cancelled while it waited', async () => {

@@ -162,6 +162,9 @@ async function failEarly(
   };
 }
 
+/** The operations that make sense on a paused (halted) database. */
+const RUNS_ON_PAUSED: ReadonlySet<string> = new Set(['pause', 'resume']);
+
 class OperationRun {
   private readonly plan: ChangePlan;
   private checkpoint: string | null;
@@ -171,6 +174,9 @@ class OperationRun {
   private cluster: KubeCluster | null = null;
   private resource: KubeObject | null = null;
   private readonly timeoutController = new AbortController();
+  /** Set when a background write found the operation cancelled or taken over. */
+  private readonly lostController = new AbortController();
+  private lost: StopReason | null = null;
   private writes: Promise<unknown> = Promise.resolve();
   private appliedAt: Date | null;
 
@@ -248,6 +254,17 @@ class OperationRun {
     if (isDone(this.checkpoint, 'change_requested')) return;
     const cluster = await this.kube();
     const resource = await this.readResource();
+    const halted = (resource.spec as { halted?: unknown } | undefined)?.halted === true;
+    if (halted && !RUNS_ON_PAUSED.has(this.operation.type)) {
+      // A halted database has no pods for KubeDB to change; the record would also end up
+      // saying running while the cluster stays halted.
+      throw new PermanentError(
+        'REQUEST_INVALID',
+        `${this.database.name} is paused (halted in the cluster), so ${this.operation.type} ` +
+          'cannot run',
+        { hint: 'Resume the database first, then queue the operation again' },
+      );
+    }
     const method = this.plan.method(this.context.config);
 
     if (method.kind === 'patch') {
@@ -325,9 +342,7 @@ class OperationRun {
         (status: OpsRequestStatus) => {
           if (status.phase === lastPhase) return;
           lastPhase = status.phase;
-          void this.onPhase(method.opsKind, status).catch((error) =>
-            this.log.warn({ error: errorMessage(error) }, 'progress_write_failed'),
-          );
+          void this.onPhase(method.opsKind, status).catch((error) => this.phaseReportFailed(error));
         },
         this.abortSignal(),
       ),
@@ -356,6 +371,20 @@ class OperationRun {
     await this.markApplied('KubeDB applied the change', finishedAt(final) ?? new Date(), {
       opsRequestPhase: 'Successful',
     });
+  }
+
+  /**
+   * A phase report runs in the background while the actor follows its OpsRequest. When it
+   * finds the operation cancelled (by the platform, in MongoDB) or taken over, the actor stops
+   * following at once: a cancel must reach an OpsRequest while it is still Pending.
+   */
+  private phaseReportFailed(error: unknown) {
+    if (error instanceof Stopped && error.reason !== 'timeout' && error.reason !== 'handback') {
+      this.lost ??= error.reason;
+      this.lostController.abort();
+      return;
+    }
+    this.log.warn({ error: errorMessage(error) }, 'progress_write_failed');
   }
 
   private async onPhase(opsKind: string, status: OpsRequestStatus) {
@@ -567,27 +596,79 @@ class OperationRun {
   /**
    * A cancelled operation withdraws its OpsRequest while KubeDB has not started it. One
    * already Progressing is left to finish: KubeDB cannot stop a rolling change midway.
+   * Returns the name of an OpsRequest left running, else null.
    */
-  private async withdrawOpsRequest() {
+  private async withdrawOpsRequest(): Promise<string | null> {
     const name = this.operation.ops_request_name;
-    if (!name || isDone(this.checkpoint, 'change_applied')) return;
+    if (!name || isDone(this.checkpoint, 'change_applied')) return null;
     const { engine, namespace } = this.database;
     try {
       const cluster = await this.kube();
       const current = await cluster.getOpsRequest(engine, namespace, name);
-      if (!current) return;
+      if (!current) return null;
       const phase = opsRequestStatus(current).phase;
       if (phase === null || phase === 'Pending') {
         await cluster.deleteOpsRequest(engine, namespace, name);
         this.log.info({ opsRequest: name }, 'ops_request_withdrawn');
-      } else {
-        this.log.warn({ opsRequest: name, phase }, 'ops_request_left_running');
+        return null;
       }
+      this.log.warn({ opsRequest: name, phase }, 'ops_request_left_running');
+      return name;
     } catch (error) {
       this.log.warn(
         { opsRequest: name, error: errorMessage(error) },
         'ops_request_withdraw_failed',
       );
+      return null;
+    }
+  }
+
+  /**
+   * The change of a cancelled operation that KubeDB had already started lands anyway. The
+   * actor keeps the database locked and follows the OpsRequest to its end (within the
+   * operation's timeout), so that no other operation starts on top of it and the database
+   * record shows what was applied. The operation itself stays cancelled, as the platform
+   * wrote it. Returns whether the database record was brought up to date.
+   */
+  private async recordChangeLeftRunning(name: string): Promise<boolean> {
+    const { engine, namespace } = this.database;
+    try {
+      const cluster = await this.kube();
+      const final = await cluster.follow(
+        engine,
+        namespace,
+        name,
+        () => undefined,
+        this.timeoutController.signal,
+      );
+      if (final.phase !== 'Successful') {
+        this.log.info({ opsRequest: name, phase: final.phase }, 'ops_request_left_running_ended');
+        return false;
+      }
+      const appliedAt = finishedAt(final) ?? new Date();
+      const newer = await this.context.store.newerAppliedOperation(
+        this.database._id,
+        this.plan.recordsSameAs,
+        appliedAt,
+        this.operation._id,
+      );
+      if (!newer) {
+        await this.context.store.updateDatabase(this.database._id, {
+          ...this.plan.databaseFields(this.operation),
+          status: this.plan.doneStatus,
+        });
+      }
+      this.log.info({ opsRequest: name, recorded: !newer }, 'ops_request_left_running_applied');
+      if (this.context.config.deleteFinishedOpsRequests) {
+        await cluster.deleteOpsRequest(engine, namespace, name).catch(() => undefined);
+      }
+      return true;
+    } catch (error) {
+      this.log.warn(
+        { opsRequest: name, error: errorMessage(error) },
+        'ops_request_left_running_unknown',
+      );
+      return false;
     }
   }
 
@@ -597,8 +678,10 @@ class OperationRun {
     if (current?.status === 'cancelled') {
       this.log.info({}, 'operation_cancelled');
       this.finishedMetric('cancelled');
-      await this.withdrawOpsRequest();
-      await this.restoreDatabaseStatus();
+      const leftRunning = await this.withdrawOpsRequest();
+      if (!leftRunning || !(await this.recordChangeLeftRunning(leftRunning))) {
+        await this.restoreDatabaseStatus();
+      }
       return { kind: 'cancelled', databaseId: this.database._id, type: this.operation.type };
     }
     if (current && current.worker_state?.claim_token !== this.input.claimToken) {
@@ -633,12 +716,16 @@ class OperationRun {
 
   /** Aborts on stop requests and on the operation's deadline. */
   private abortSignal(): AbortSignal {
-    return AbortSignal.any([this.context.stopSignal, this.timeoutController.signal]);
+    return AbortSignal.any([
+      this.context.stopSignal,
+      this.timeoutController.signal,
+      this.lostController.signal,
+    ]);
   }
 
   private stopReasonNow(): StopReason | 'timeout' | null {
     if (this.timeoutController.signal.aborted) return 'timeout';
-    return this.context.stopReason();
+    return this.context.stopReason() ?? this.lost;
   }
 
   /**

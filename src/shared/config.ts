@@ -20,6 +20,7 @@ export interface Config {
   threads: number;
   leaseMs: number;
   leaseRenewMs: number;
+  cancelSweepMs: number;
   claimPollMs: number;
   claimBatch: number;
   retryBaseMs: number;
@@ -98,6 +99,13 @@ export const SETTINGS: readonly Setting[] = [
   },
   { name: 'LEASE_TTL_MS', default: '30000', description: 'how long a claim lives without renewal' },
   { name: 'LEASE_RENEW_MS', default: '10000', description: 'how often leases are renewed' },
+  {
+    name: 'CANCEL_SWEEP_MS',
+    default: '2000',
+    description:
+      'how often operations in flight are checked for a cancel written in MongoDB (one ' +
+      'query per 500 operations)',
+  },
   {
     name: 'CLAIM_POLL_MS',
     default: '100',
@@ -327,6 +335,7 @@ export function loadConfig(env: Env = process.env): Config {
     threads: integer(env, 'WORKER_THREADS', Math.min(8, os.availableParallelism()), 1, 64),
     leaseMs,
     leaseRenewMs,
+    cancelSweepMs: integer(env, 'CANCEL_SWEEP_MS', 2_000, 100, 3_600_000),
     claimPollMs: integer(env, 'CLAIM_POLL_MS', 100, 5, 60_000),
     claimBatch: integer(env, 'CLAIM_BATCH', 32, 1, 1000),
     retryBaseMs: integer(env, 'RETRY_BASE_MS', 2_000, 1, 3_600_000),

@@ -65,6 +65,10 @@ export class Supervisor implements AdminBackend {
   private claimLoop: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
+  private cancelTimer: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  /** Operations handed back to the queue by this process (by their actor or on shutdown). */
+  private handedBack = 0;
   private readonly idle = new Set<() => void>();
   /** Actors in the pool by run id, for the messages their threads send. */
   private readonly actorsByRun = new Map<number, ActorRecord>();
@@ -90,6 +94,10 @@ export class Supervisor implements AdminBackend {
     this.claimLoop = this.runClaimLoop();
     this.renewTimer = setInterval(() => void this.renewLeases(), this.deps.config.leaseRenewMs);
     this.reconcileTimer = setInterval(() => void this.reconcile(), this.deps.config.reconcileMs);
+    this.cancelTimer = setInterval(
+      () => void this.sweepCancelled(),
+      this.deps.config.cancelSweepMs,
+    );
     void this.reconcile();
     this.deps.logger.info(
       {
@@ -309,6 +317,7 @@ export class Supervisor implements AdminBackend {
     if (record.settled) return;
     record.settled = true;
     const outcome = failedBeforeDeadLetter(claim, ended) ?? ended;
+    if (outcome.kind === 'handed_back') this.handedBack += 1;
 
     const transition = async () => {
       switch (outcome.kind) {
@@ -387,7 +396,6 @@ export class Supervisor implements AdminBackend {
       this.deps.metrics.apply({ kind: 'worker_error', code: 'STORE_TRANSIENT' });
       this.deps.logger.warn({ error: errorMessage(error) }, 'lease_renewal_failed');
     }
-    await this.sweepCancelled(records);
   }
 
   /**
@@ -407,8 +415,22 @@ export class Supervisor implements AdminBackend {
     }
   }
 
-  /** Operations cancelled in MongoDB (by the platform's API) stop without waiting for a step. */
-  private async sweepCancelled(records: ActorRecord[]) {
+  /**
+   * Operations cancelled in MongoDB (by the platform's API) stop without waiting for a step,
+   * soon enough to withdraw an OpsRequest KubeDB has not started.
+   */
+  private async sweepCancelled() {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      await this.sweepCancelledNow();
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepCancelledNow() {
+    const records = [...this.actorsById.values()].filter((record) => !record.settled);
     const ids = records.map((record) => record.claim.operationId);
     try {
       for (let i = 0; i < ids.length; i += 500) {
@@ -517,10 +539,12 @@ export class Supervisor implements AdminBackend {
     );
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    if (this.cancelTimer) clearInterval(this.cancelTimer);
     this.deps.pool.off('message', this.onThreadMessage);
     this.channelClosed = true;
     this.channel.close();
-    logger.info({ handedBack: left.length }, 'shutdown_finished');
+    // handedBack: by their actors at a step boundary, or after the grace period (forced).
+    logger.info({ handedBack: this.handedBack, forced: left.length }, 'shutdown_finished');
   }
 
   private whenIdle(ms: number): Promise<void> {
