@@ -397,13 +397,7 @@ describe('worker end to end under faults', { concurrency: false }, () => {
     });
     assert.equal(waiting.retry_count, 0, 'waiting for maintenance spends no retry');
     // Maintenance over: the platform flips the flag on the provider document.
-    const { MongoClient } = await import('mongodb');
-    const client = await MongoClient.connect(platform.env.MONGODB_URL!);
-    await client
-      .db(platform.env.MONGODB_DATABASE)
-      .collection<{ _id: string }>('providers')
-      .updateOne({ _id: 'prov-maint' }, { $set: { is_maintenance: false } });
-    await client.close();
+    await platform.platformSet('providers', 'prov-maint', { is_maintenance: false });
     const [done] = await platform.waitForFinal([waits]);
     assert.equal(done!.status, 'completed', done!.error_message ?? '');
     assert.equal(done!.retry_count, 0);

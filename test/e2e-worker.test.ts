@@ -257,13 +257,10 @@ describe('worker end to end', { concurrency: false }, () => {
       type: 'restart',
       desired_state: {},
     });
-    const { MongoClient } = await import('mongodb');
-    const client = await MongoClient.connect(platform.env.MONGODB_URL!);
-    await client
-      .db(platform.env.MONGODB_DATABASE)
-      .collection<{ _id: string }>('operations')
-      .updateOne({ _id: abandoned._id }, { $set: { status: 'in_progress', progress: 20 } });
-    await client.close();
+    await platform.platformSet('operations', abandoned._id, {
+      status: 'in_progress',
+      progress: 20,
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     const worker = platform.startWorker({ RECONCILE_MS: '200', RECONCILE_AFTER_MS: '200' });
@@ -287,7 +284,8 @@ describe('worker end to end', { concurrency: false }, () => {
       return op?.ops_request_phase === 'Pending' ? op : null;
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    await platform.store.cancelOperation(id, 'Cancelled by the user');
+    // The platform's API writes the status only.
+    await platform.platformSet('operations', id, { status: 'cancelled' });
 
     await platform.waitFor(
       'the OpsRequest to be withdrawn while still Pending',
@@ -301,7 +299,12 @@ describe('worker end to end', { concurrency: false }, () => {
         ) === undefined,
       3500,
     );
-    assert.equal((await platform.store.getOperation(id))?.status, 'cancelled');
+    const cancelled = await platform.waitFor('the record of the cancel completed', async () => {
+      const op = await platform.store.getOperation(id);
+      return op?.completed_at ? op : null;
+    });
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.message, 'Cancelled');
     await worker.stop();
     platform.sim.setTimings({ pendingMs: 20, progressingMs: 100 });
   });
@@ -334,7 +337,9 @@ describe('worker end to end', { concurrency: false }, () => {
         return current?.current_size === 'db.t3.large' ? current : null;
       });
       assert.equal(record.status, 'running');
-      assert.equal((await platform.store.getOperation(id))?.status, 'cancelled');
+      const cancelled = await platform.store.getOperation(id);
+      assert.equal(cancelled?.status, 'cancelled');
+      assert.equal(cancelled?.message, 'Cancelled by the user', "the canceller's own words stay");
       await platform.waitFor('the finished OpsRequest deleted', async () =>
         opsRequest() === undefined ? true : null,
       );

@@ -449,6 +449,22 @@ describe('store: ownership of an operation', () => {
     assert.equal((await store.getOperation('op-111122223333'))?.status, 'completed');
   });
 
+  it('completes the record of a cancel the platform wrote as a bare status, once', async () => {
+    await raw.collection('operations').insertOne({
+      ...(await rawDoc('operations', 'op-111122223333')),
+      _id: 'op-cccc00000001' as never,
+      status: 'cancelled',
+      message: 'Waiting for KubeDB to start the change',
+      completed_at: null,
+    });
+    assert.equal(await store.noteCancelled('op-cccc00000001', 'Cancelled'), true);
+    const noted = await store.getOperation('op-cccc00000001');
+    assert.equal(noted?.message, 'Cancelled');
+    assert.ok(noted?.completed_at instanceof Date);
+    assert.equal(await store.noteCancelled('op-cccc00000001', 'again'), false, 'already complete');
+    assert.equal(await store.noteCancelled('op-111122223333', 'x'), false, 'not cancelled');
+  });
+
   it('fails a queued operation whose document is malformed, where the user looks', async () => {
     await raw.collection('operations').insertOne({
       _id: 'op-badbadbadbad' as never,

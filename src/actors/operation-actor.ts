@@ -73,6 +73,9 @@ export async function runActor(input: ActorInput, context: ActorContext): Promis
   if (operation.status !== 'queued' && operation.status !== 'in_progress') {
     // Finished elsewhere (e.g. cancelled by the platform while it waited): forget it, and
     // free the platform's dedup key if it still names this operation.
+    if (operation.status === 'cancelled') {
+      await store.noteCancelled(operation._id, 'Cancelled before it started').catch(() => false);
+    }
     return {
       kind: 'dropped',
       reason: `operation_${operation.status}`,
@@ -679,9 +682,16 @@ class OperationRun {
       this.log.info({}, 'operation_cancelled');
       this.finishedMetric('cancelled');
       const leftRunning = await this.withdrawOpsRequest();
-      if (!leftRunning || !(await this.recordChangeLeftRunning(leftRunning))) {
-        await this.restoreDatabaseStatus();
-      }
+      const applied = leftRunning !== null && (await this.recordChangeLeftRunning(leftRunning));
+      if (!applied) await this.restoreDatabaseStatus();
+      await this.context.store
+        .noteCancelled(
+          this.operation._id,
+          applied ? 'Cancelled after KubeDB had started the change, which it applied' : 'Cancelled',
+        )
+        .catch((error: unknown) =>
+          this.log.warn({ error: errorMessage(error) }, 'cancel_note_failed'),
+        );
       return { kind: 'cancelled', databaseId: this.database._id, type: this.operation.type };
     }
     if (current && current.worker_state?.claim_token !== this.input.claimToken) {

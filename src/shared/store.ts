@@ -282,6 +282,18 @@ export class Store {
   }
 
   /**
+   * The platform cancelled an operation by writing only its status: complete the record
+   * (when, and what became of it) unless whoever cancelled it already did.
+   */
+  async noteCancelled(id: string, message: string): Promise<boolean> {
+    const result = await this.operations.updateOne(
+      { _id: id, status: 'cancelled', completed_at: null },
+      { $set: { completed_at: new Date(), message } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  /**
    * A queued or running operation whose document breaks the contract: failed, with the
    * validation error where the user looks. Writes raw fields only (the document cannot be
    * parsed). False if it was already final or does not exist.

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { ThreadMessage } from '../actors/messages.js';
 import { redactUrl, type Config } from '../shared/config.js';
-import { ConfigError, errorMessage } from '../shared/errors.js';
+import { ConfigError, TransientError, errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { OperationQueue } from '../shared/queue.js';
 import { Store } from '../shared/store.js';
@@ -48,7 +48,16 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     lazyConnect: false,
   });
   redis.on('error', (error) => logger.warn({ error: errorMessage(error) }, 'redis_error'));
-  const store = await Store.connect(config.mongodbUrl, config.mongodbDatabase, logger);
+  const store = await Store.connect(config.mongodbUrl, config.mongodbDatabase, logger).catch(
+    (error: unknown) => {
+      redis.disconnect();
+      throw new TransientError(
+        'STORE_TRANSIENT',
+        `MongoDB at ${redactUrl(config.mongodbUrl)} cannot be reached: ${errorMessage(error)}`,
+        { hint: 'Check MONGODB_URL and that MongoDB is up; the worker exits, to be restarted' },
+      );
+    },
+  );
   const queue = new OperationQueue(redis, {
     workerId: config.workerId,
     leaseMs: config.leaseMs,

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
 import { OperationQueue } from '../../src/shared/queue.js';
 import { queueKeys } from '../../src/shared/queue-keys.js';
 import { Store } from '../../src/shared/store.js';
@@ -31,6 +32,12 @@ export interface Platform {
   addDatabase(seed: SeedDatabase, fields?: Partial<Database>): Promise<Database>;
   /** What the platform's API does: document, dedup key, pending. */
   queueOperation(databaseId: string, type: OperationType, desired: DesiredState): Promise<string>;
+  /** What the platform's API does to a document: a raw `$set`, no checks. */
+  platformSet(
+    collection: 'operations' | 'databases' | 'providers',
+    id: string,
+    fields: Record<string, unknown>,
+  ): Promise<void>;
   startWorker(env?: Record<string, string>): WorkerProcess;
   /** Kills every worker still running (for afterEach: a failed test leaves none behind). */
   stopWorkers(): Promise<void>;
@@ -66,6 +73,7 @@ export async function startPlatform(
   const redis = new Redis(services.redisUrl);
   await redis.flushdb();
   const store = await Store.connect(services.mongodbUrl, services.mongodbDatabase);
+  const raw = await MongoClient.connect(services.mongodbUrl);
   const queue = new OperationQueue(redis, {
     workerId: 'test-platform',
     leaseMs: 30_000,
@@ -137,6 +145,12 @@ export async function startPlatform(
       await queue.enqueue(operation._id, 5);
       return operation._id;
     },
+    async platformSet(collection, id, fields) {
+      await raw
+        .db(services.mongodbDatabase)
+        .collection<{ _id: string }>(collection)
+        .updateOne({ _id: id }, { $set: fields });
+    },
     startWorker(extra = {}) {
       let output = '';
       const child = spawn(process.execPath, [CLI, 'start'], {
@@ -194,6 +208,7 @@ export async function startPlatform(
     async close() {
       await Promise.all(workers.map((worker) => worker.stop('SIGKILL')));
       await store.close();
+      await raw.close();
       redis.disconnect();
       await sim.stop();
     },
