@@ -3,7 +3,7 @@
 // comes back with the same objects, CA and token.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { optionsFromArgs } from '../src/sim/main.js';
 import { startSimulator } from '../src/sim/server.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/sim/main.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli.js');
 const work = mkdtempSync(path.join(os.tmpdir(), 'sim-main-test-'));
 
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -103,5 +104,91 @@ describe('standalone simulator', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('simulator command line, given bad input', () => {
+  /**
+   * Runs `dbaas-worker sim ARGS` to its end. `direct` runs src/sim/main.js itself, which the
+   * CLI runs: a simulator that starts after all is then killed outright, leaving nothing behind.
+   */
+  function sim(args: string[], direct = false) {
+    const result = spawnSync(process.execPath, direct ? [MAIN, ...args] : [CLI, 'sim', ...args], {
+      encoding: 'utf8',
+      timeout: 15_000,
+      killSignal: 'SIGKILL',
+    });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  function seedFile(name: string, content: string): string {
+    const file = path.join(work, name);
+    writeFileSync(file, content);
+    return file;
+  }
+
+  const cases: Array<[string, string, RegExp]> = [
+    [
+      'an unknown engine',
+      JSON.stringify([{ engine: 'oracle', namespace: 'demo', name: 'ledger' }]),
+      /: entry 0 \(ledger\): unknown engine "oracle": use one of postgres, mysql, /,
+    ],
+    [
+      'an unknown topology',
+      JSON.stringify({
+        databases: [
+          { engine: 'redis', namespace: 'demo', name: 'cache' },
+          { engine: 'mongodb', namespace: 'demo', name: 'docs', topology: 'ring' },
+        ],
+      }),
+      /: entry 1 \(docs\): mongodb has no topology ring: use one of standalone, replicaset/,
+    ],
+    [
+      'an engine named like an Object method',
+      JSON.stringify([{ engine: 'constructor', namespace: 'demo', name: 'x' }]),
+      /: entry 0 \(x\): unknown engine "constructor"/,
+    ],
+    [
+      'replicas as a string',
+      JSON.stringify([{ engine: 'postgres', namespace: 'demo', name: 'pg', replicas: '3' }]),
+      /: entry 0 \(pg\): replicas must be a whole number of 1 or more, got "3"/,
+    ],
+    ['bad JSON', '[{"engine": "postgres",', / is not valid JSON: /],
+    ['neither an array nor {databases}', '{"dbs": []}', / must hold a JSON array of databases/],
+  ];
+
+  for (const [what, content, message] of cases) {
+    it(`exits 2 with one line naming the file for a seed file with ${what}`, () => {
+      const file = seedFile(`seed-${what.replace(/\W+/g, '-')}.json`, content);
+      const { code, stdout, stderr } = sim(['--port', '0', '--seed', file], true);
+      assert.equal(code, 2, stderr);
+      assert.equal(stdout, '', 'no kubeconfig path: the simulator did not start');
+      assert.equal(stderr.trimEnd().split('\n').length, 1, stderr);
+      assert.ok(stderr.startsWith(`dbaas-worker sim: `), stderr);
+      assert.ok(stderr.includes(file), `names ${file}: ${stderr}`);
+      assert.match(stderr, message);
+      assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+    });
+  }
+
+  it('exits 2 naming a seed file that does not exist', () => {
+    const file = path.join(work, 'no-such-seed.json');
+    const { code, stderr } = sim(['--port', '0', '--seed', file], true);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^dbaas-worker sim: cannot read seed file .*no-such-seed\.json: ENOENT/);
+  });
+
+  it('--help prints usage as dbaas-worker sim, and exits 0', () => {
+    const { code, stdout } = sim(['--help']);
+    assert.equal(code, 0);
+    assert.match(stdout, /^usage: dbaas-worker sim \[flags\]\n/);
+    assert.doesNotMatch(stdout, /node dist|main\.js/);
+  });
+
+  it('exits 2 with the usage for an unknown flag', () => {
+    const { code, stderr } = sim(['--colour', 'blue']);
+    assert.equal(code, 2);
+    assert.match(stderr, /^dbaas-worker sim: .*--colour/);
+    assert.match(stderr, /usage: dbaas-worker sim \[flags\]/);
   });
 });

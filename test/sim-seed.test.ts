@@ -71,6 +71,19 @@ describe('seeding', () => {
     assert.equal(redis.spec.mode, 'Cluster');
   });
 
+  it('refuses an unknown engine, even one named like an Object method, naming the valid ones', () => {
+    for (const engine of ['oracle', 'constructor', 'toString', '__proto__']) {
+      assert.throws(
+        () => seedManifest({ engine, namespace: 'n', name: 'x' } as unknown as SeedDatabase),
+        new RegExp(`^Error: unknown engine "${engine}": use one of postgres, mysql, mariadb`),
+      );
+    }
+    assert.throws(
+      () => seedManifest({ engine: 'redis', namespace: 'n', name: 'x', size: 'constructor' }),
+      /unknown size constructor: use one of db\.t3\.micro/,
+    );
+  });
+
   it('refuses an unknown topology or size, naming the valid ones', () => {
     assert.throws(
       () => seedManifest({ engine: 'mongodb', namespace: 'n', name: 'x', topology: 'ring' }),

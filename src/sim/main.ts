@@ -1,13 +1,13 @@
-// Runs the simulator on its own:
-//   node dist/src/sim/main.js --port 0 --seed seed.json [--state-dir DIR] [--kubeconfig FILE]
+// Runs the simulator on its own, as `dbaas-worker sim` (or node dist/src/sim/main.js):
+//   dbaas-worker sim --port 0 --seed seed.json [--state-dir DIR] [--kubeconfig FILE]
 // Prints the kubeconfig's path as the first line on stdout (logs go to stderr) and runs
 // until SIGINT/SIGTERM. Every flag also reads an environment variable (SIM_PORT...).
 
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
 import type { FaultKind, Faults, Verb } from './faults.js';
 import type { SeedDatabase } from './seed.js';
+import { readSeedFile, SeedFileError } from './seed-file.js';
 import { type SimulatorOptions, startSimulator } from './server.js';
 
 const FLAGS = {
@@ -38,7 +38,7 @@ function usage(): string {
   const lines = Object.entries(FLAGS).map(
     ([flag, { env, help }]) => `  --${flag.padEnd(18)} ${env.padEnd(22)} ${help}`,
   );
-  return `usage: node dist/src/sim/main.js [flags]\n${lines.join('\n')}\n`;
+  return `usage: dbaas-worker sim [flags]\n${lines.join('\n')}\n`;
 }
 
 export function optionsFromArgs(
@@ -84,12 +84,7 @@ export function optionsFromArgs(
     opsStuckPattern: read('ops-stuck-pattern'),
   };
   const seedFile = read('seed');
-  let seed: SeedDatabase[] | undefined;
-  if (seedFile) {
-    const parsed = JSON.parse(readFileSync(seedFile, 'utf8')) as
-      SeedDatabase[] | { databases?: SeedDatabase[] };
-    seed = Array.isArray(parsed) ? parsed : (parsed.databases ?? []);
-  }
+  const seed: SeedDatabase[] | undefined = seedFile ? readSeedFile(seedFile) : undefined;
   return {
     port: number('port') ?? 0,
     crdsDir: read('crds'),
@@ -112,14 +107,27 @@ async function main(): Promise<void> {
   try {
     options = optionsFromArgs(process.argv.slice(2), process.env);
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${usage()}`);
+    // Bad input exits 2, as the CLI does; a bad seed file is one line, without the flags.
+    const message = (error as Error).message;
+    process.stderr.write(
+      error instanceof SeedFileError
+        ? `dbaas-worker sim: ${message}\n`
+        : `dbaas-worker sim: ${message}\n${usage()}`,
+    );
     process.exit(2);
   }
   const logger = pino({ level: options.logLevel }, destination(2));
   const timings = Object.fromEntries(
     Object.entries(options.timings ?? {}).filter(([, v]) => v !== undefined),
   );
-  const sim = await startSimulator({ ...options, timings, logger });
+  let sim: Awaited<ReturnType<typeof startSimulator>>;
+  try {
+    sim = await startSimulator({ ...options, timings, logger });
+  } catch (error) {
+    // A port in use, an unreadable state folder: one line, as for bad flags.
+    process.stderr.write(`dbaas-worker sim: cannot start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
   process.stdout.write(`${sim.kubeconfigPath}\n`);
   logger.info({ url: sim.url, kubeconfigPath: sim.kubeconfigPath }, 'sim_ready');
 

@@ -45,8 +45,13 @@ const CLUSTERED: Record<EngineName, string> = {
 
 /** A CRD-valid database resource for one fixture database. */
 export function seedManifest(db: SeedDatabase): KubeObject {
+  // Own keys only: `constructor` is not an engine, though every object has one.
+  if (!Object.hasOwn(ENGINES, db.engine)) {
+    throw new Error(
+      `unknown engine ${JSON.stringify(db.engine)}: use one of ${Object.keys(ENGINES).join(', ')}`,
+    );
+  }
   const engine = ENGINES[db.engine];
-  if (!engine) throw new Error(`unknown engine ${String(db.engine)}`);
   const version = db.apiVersion ?? 'v1';
   const topology = db.topology ?? ((db.replicas ?? 1) > 1 ? CLUSTERED[db.engine] : 'standalone');
   if (
@@ -57,9 +62,11 @@ export function seedManifest(db: SeedDatabase): KubeObject {
       `${db.engine} has no topology ${topology}: use one of ${SEED_TOPOLOGIES[db.engine].join(', ')}`,
     );
   }
-  const size = SIZES[(db.size ?? 'db.t3.small') as Size];
-  if (!size)
+  const sizeName = db.size ?? 'db.t3.small';
+  if (!Object.hasOwn(SIZES, sizeName)) {
     throw new Error(`unknown size ${db.size}: use one of ${Object.keys(SIZES).join(', ')}`);
+  }
+  const size = SIZES[sizeName as Size];
   const resources = {
     requests: { cpu: size.cpu, memory: size.memory },
     limits: { cpu: size.cpu, memory: size.memory },
