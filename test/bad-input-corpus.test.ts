@@ -461,12 +461,17 @@ describe('bad-input corpus against the real worker', { concurrency: false }, () 
       .catch((error: Error) => (stuck = error.message.split('\n')[0]!));
     await environmentRuns;
 
-    const byName = (name: string) => caseIds.get(documentCases.find((c) => c.name === name)!)!;
+    const byName = (name: string) => {
+      const id = caseIds.get(documentCases.find((c) => c.name === name)!);
+      if (!id) throw new Error(`no document case is named ${JSON.stringify(name)}`);
+      return id;
+    };
     adminContext = {
       token: TOKEN,
       completedId: goodIds[0]!,
       malformedId: byName('desired_state is a string'),
       unknownStatusId: byName('status is not one the platform defines'),
+      caseId: byName,
     };
   });
 
@@ -595,6 +600,12 @@ describe('bad-input corpus against the real worker', { concurrency: false }, () 
     it(`admin request: ${c.name}`, async () => {
       const answer = await send(adminUrl, c.request(adminContext));
       assert.equal(answer.status, c.expect.status, answer.error ?? answer.body.slice(0, 500));
+      if (c.expect.fields) {
+        const body = JSON.parse(answer.body) as Record<string, unknown>;
+        for (const [field, value] of Object.entries(c.expect.fields)) {
+          assert.deepEqual(body[field], value, field);
+        }
+      }
       if (c.expect.error !== undefined || c.expect.message !== undefined) {
         const body = JSON.parse(answer.body) as { error: string; message: string };
         assert.deepEqual(Object.keys(body).sort(), ['error', 'message']);
@@ -620,6 +631,16 @@ describe('bad-input corpus against the real worker', { concurrency: false }, () 
       }
     });
   }
+
+  it('answers GET /v1/operations/{id} for every document case without a 5xx', async () => {
+    for (const c of documentCases) {
+      const answer = await send(adminUrl, {
+        method: 'GET',
+        path: `/v1/operations/${caseIds.get(c)}`,
+      });
+      assert.ok([200, 422].includes(answer.status), `${c.name}: ${answer.status} ${answer.body}`);
+    }
+  });
 
   it('never shows a kubeconfig secret in a document, a log line or an admin answer', async () => {
     const operations = await db.collection('operations').find({}).toArray();
