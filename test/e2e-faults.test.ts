@@ -143,6 +143,16 @@ describe('worker end to end under faults', { concurrency: false }, () => {
       return dead.some((d) => d.operationId === operation._id);
     });
 
+    // A dead letter written by hand with a score that is no date is listed, not a 500.
+    await platform.redis.zadd('operations:dead', '1e300', 'op-0000000dead1');
+    const listed = await admin(url, '/v1/dead-letters?limit=1');
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(
+      (listed.json().deadLetters as Array<{ at: unknown }>).map((d) => d.at),
+      [null],
+    );
+    await platform.redis.zrem('operations:dead', 'op-0000000dead1');
+
     // An operator fixes the cause and retries it from the dead-letter set.
     platform.sim.setFaults({ opsFailPattern: '' });
     const retried = await admin(url, `/v1/dead-letters/${operation._id}/retry`, 'POST');

@@ -47,8 +47,8 @@ export type RetryDeadResult = 'queued' | 'not_found';
 export interface DeadLetterView {
   operationId: string;
   reason: string;
-  /** ISO date. */
-  at: string;
+  /** ISO date; null when the stored score is no date (written by hand). */
+  at: string | null;
 }
 
 export interface AdminBackend {

@@ -297,7 +297,7 @@ export const routeSchemas = {
               properties: {
                 operationId: { type: 'string' },
                 reason: { type: 'string' },
-                at: { type: 'string', format: 'date-time' },
+                at: nullableDate,
               },
               required: ['operationId', 'reason', 'at'],
               additionalProperties: false,

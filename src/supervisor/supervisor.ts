@@ -634,7 +634,11 @@ export class Supervisor implements AdminBackend {
 
   async deadLetters(limit: number) {
     const letters = await this.deps.queue.deadLetters(limit);
-    return letters.map((letter) => ({ ...letter, at: new Date(letter.at).toISOString() }));
+    // The score is the time it was dead-lettered; one written by hand may be no date at all.
+    return letters.map((letter) => {
+      const at = new Date(letter.at);
+      return { ...letter, at: Number.isNaN(at.getTime()) ? null : at.toISOString() };
+    });
   }
 }
 
