@@ -60,7 +60,9 @@ describe('actor messages', { concurrency: false }, () => {
   });
 
   it('show each running actor with its thread and step, and stop it on a cancel', async () => {
-    platform.sim.setTimings({ pendingMs: 50, progressingMs: 60_000 });
+    // KubeDB never starts it: a cancel withdraws a Pending OpsRequest and the actor ends.
+    // (One already Progressing would be followed to its end; see e2e-worker.)
+    platform.sim.setTimings({ pendingMs: 60_000, progressingMs: 100 });
     const database = await platform.addDatabase({
       engine: 'postgres',
       namespace: 'messages',

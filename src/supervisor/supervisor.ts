@@ -136,9 +136,12 @@ export class Supervisor implements AdminBackend {
         await this.doorbell.wait(Math.min(5_000, config.claimPollMs * 2 ** failures));
         continue;
       }
-      if (this.stopping) {
+      if (this.stopping || this.isPaused) {
+        // Paused or stopping while the claim was on its way (slow to reach Redis, say): hand
+        // the ids straight back rather than start work that was asked not to start.
         await Promise.all(claims.map((claim) => queue.release(claim).catch(() => undefined)));
-        break;
+        if (this.stopping) break;
+        continue;
       }
       for (const claim of claims) this.dispatch(claim);
       if (claims.length < wanted) await this.doorbell.wait(config.claimPollMs);
