@@ -19,6 +19,7 @@ import {
 } from '../src/devstack/services.js';
 import { OperationQueue } from '../src/shared/queue.js';
 import { queueKeys } from '../src/shared/queue-keys.js';
+import { newOperationDocument } from '../src/shared/store.js';
 import type { Operation } from '../src/shared/types.js';
 import { startSimulator, type Simulator } from '../src/sim/server.js';
 import { observeDatabase, observeOpsRequests } from './chaos-observe.js';
@@ -391,28 +392,16 @@ function operationDocument(
   planned: ChaosPlan['operations'][number],
   options: ChaosOptions,
 ) {
-  return {
+  return newOperationDocument({
     _id: id,
     database_id: databaseId,
     type: planned.type,
     desired_state: planned.desired,
-    status: 'queued',
-    progress: 0,
-    message: null,
-    ops_request_name: null,
-    ops_request_uid: null,
-    ops_request_phase: null,
-    created_at: new Date(),
-    started_at: null,
-    completed_at: null,
-    estimated_completion_at: null,
-    error_message: null,
-    retry_count: 0,
     max_retries: options.maxRetries,
     created_by: 'chaos',
     domain: 'chaos',
     project: 'chaos',
-  };
+  });
 }
 
 /** Retries a write of the driver (the platform's side) while Redis or FerretDB is away. */

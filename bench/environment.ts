@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { startStack, type MongoStore, type Stack } from '../src/devstack/services.js';
 import { loadConfig, type Config } from '../src/shared/config.js';
 import { queueKeys } from '../src/shared/queue-keys.js';
+import { newOperationDocument } from '../src/shared/store.js';
 import { startSimulator, type Simulator, type SimulatorTimings } from '../src/sim/server.js';
 import type { Faults } from '../src/sim/faults.js';
 import { choiceFlag } from './flags.js';
@@ -115,28 +116,19 @@ export async function seedOperations(env: BenchEnvironment, count: number): Prom
       provider_id: null,
       created_at: now,
     });
-    operations.push({
-      _id: `op-${hex(i)}`,
-      database_id: `db-${hex(i)}`,
-      type: 'scale_vertical',
-      desired_state: { size: 'db.t3.medium' },
-      status: 'queued',
-      progress: 0,
-      message: null,
-      ops_request_name: null,
-      ops_request_uid: null,
-      ops_request_phase: null,
-      created_at: now,
-      started_at: null,
-      completed_at: null,
-      estimated_completion_at: null,
-      error_message: null,
-      retry_count: 0,
-      max_retries: 3,
-      created_by: 'bench',
-      domain: 'bench',
-      project: 'bench',
-    });
+    operations.push(
+      newOperationDocument({
+        _id: `op-${hex(i)}`,
+        database_id: `db-${hex(i)}`,
+        type: 'scale_vertical',
+        desired_state: { size: 'db.t3.medium' },
+        created_at: now,
+        max_retries: 3,
+        created_by: 'bench',
+        domain: 'bench',
+        project: 'bench',
+      }),
+    );
   }
   env.sim.seed(
     databases.map((d) => ({ engine: 'postgres' as const, namespace: NAMESPACE, name: d.name })),

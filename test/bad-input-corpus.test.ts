@@ -15,6 +15,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { queueKeys } from '../src/shared/queue-keys.js';
+import { newOperationDocument } from '../src/shared/store.js';
 import { FINAL_OPERATION_STATUSES, type OperationType } from '../src/shared/types.js';
 import type { SeedDatabase } from '../src/sim/server.js';
 import {
@@ -213,26 +214,19 @@ describe('bad-input corpus against the real worker', { concurrency: false }, () 
   async function insertOperation(spec: OperationSpec, status = 'queued'): Promise<string> {
     const id = `op-${hex12()}`;
     const base: Record<string, unknown> = {
-      _id: id,
-      database_id: spec.databaseId,
-      type: 'scale_vertical',
-      desired_state: { size: 'db.t3.large' },
+      ...newOperationDocument({
+        _id: id,
+        database_id: spec.databaseId,
+        type: 'scale_vertical',
+        desired_state: { size: 'db.t3.large' },
+        max_retries: 3,
+        created_by: 'corpus',
+        domain: 'test',
+        project: 'corpus',
+      }),
       status,
-      progress: 0,
-      message: null,
-      ops_request_name: null,
-      ops_request_uid: null,
-      ops_request_phase: null,
-      created_at: new Date(),
-      started_at: null,
       completed_at: FINAL_OPERATION_STATUSES.includes(status as never) ? new Date() : null,
-      estimated_completion_at: null,
       error_message: status === 'failed' ? 'failed before the corpus ran' : null,
-      retry_count: 0,
-      max_retries: 3,
-      created_by: 'corpus',
-      domain: 'test',
-      project: 'corpus',
     };
     const document = applyOverrides(base, spec.overrides);
     await db.collection<{ _id: string }>('operations').insertOne(document as { _id: string });

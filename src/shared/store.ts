@@ -20,7 +20,7 @@ import {
   type Provider,
 } from './types.js';
 
-type StoredDocument = { _id: string } & Record<string, unknown>;
+export type StoredDocument = { _id: string } & Record<string, unknown>;
 
 /** The database fields the worker owns; the platform's API writes the desired ones. */
 export type DatabaseObservedFields = Partial<
@@ -62,6 +62,37 @@ export interface NewOperation {
   domain?: string;
   project?: string;
   max_retries?: number;
+}
+
+/**
+ * A queued operation document as the platform's Python API writes it. `_id` and
+ * `created_at` are fresh unless given (benchmarks and tests seed fixed ids in bulk).
+ */
+export function newOperationDocument(
+  fields: NewOperation & { _id?: string; created_at?: Date },
+): StoredDocument {
+  return {
+    _id: fields._id ?? `op-${randomBytes(6).toString('hex')}`,
+    database_id: fields.database_id,
+    type: fields.type,
+    desired_state: fields.desired_state,
+    status: 'queued',
+    progress: 0,
+    message: null,
+    ops_request_name: null,
+    ops_request_uid: null,
+    ops_request_phase: null,
+    created_at: fields.created_at ?? new Date(),
+    started_at: null,
+    completed_at: null,
+    estimated_completion_at: null,
+    error_message: null,
+    retry_count: 0,
+    max_retries: fields.max_retries ?? 3,
+    created_by: fields.created_by ?? null,
+    domain: fields.domain ?? null,
+    project: fields.project ?? null,
+  };
 }
 
 /** MongoDB error 28: a dotted $set below a field that is null (`worker_state: null`). */
@@ -390,28 +421,7 @@ export class Store {
 
   /** Inserts an operation as the platform's Python API does (used by `enqueue`, demo, tests). */
   async createOperation(fields: NewOperation): Promise<Operation> {
-    const document: StoredDocument = {
-      _id: `op-${randomBytes(6).toString('hex')}`,
-      database_id: fields.database_id,
-      type: fields.type,
-      desired_state: fields.desired_state,
-      status: 'queued',
-      progress: 0,
-      message: null,
-      ops_request_name: null,
-      ops_request_uid: null,
-      ops_request_phase: null,
-      created_at: new Date(),
-      started_at: null,
-      completed_at: null,
-      estimated_completion_at: null,
-      error_message: null,
-      retry_count: 0,
-      max_retries: fields.max_retries ?? 3,
-      created_by: fields.created_by ?? null,
-      domain: fields.domain ?? null,
-      project: fields.project ?? null,
-    };
+    const document = newOperationDocument(fields);
     await this.operations.insertOne(document);
     return parseOperation(document);
   }
