@@ -434,24 +434,31 @@ class OperationRun {
 
   private async syncDatabase() {
     if (isDone(this.checkpoint, 'database_synced')) return;
-    // An actor that stopped after its change (a retry, a SIGKILL) released the database; an
-    // operation of the same kind may have run, applied and recorded since. Its result is what
-    // the cluster has now: recording ours over it would make the record untrue.
+    await this.recordResult(this.appliedAt ?? this.operation.started_at ?? new Date(0));
+    await this.checkpointStep('database_synced', PROGRESS.database_synced, 'Recording the result');
+  }
+
+  /**
+   * Writes this operation's result, applied at `appliedAt`, into the database document.
+   * An actor that stopped after its change (a retry, a SIGKILL) released the database; an
+   * operation of the same kind may have run, applied and recorded since. Its result is what
+   * the cluster has now: recording ours over it would make the record untrue, so it is left.
+   */
+  private async recordResult(appliedAt: Date): Promise<void> {
     const newer = await this.context.store.newerAppliedOperation(
       this.database._id,
       this.plan.recordsSameAs,
-      this.appliedAt ?? this.operation.started_at ?? new Date(0),
+      appliedAt,
       this.operation._id,
     );
     if (newer) {
       this.log.info({ newer }, 'database_record_left_to_newer_operation');
-    } else {
-      await this.context.store.updateDatabase(this.database._id, {
-        ...this.plan.databaseFields(this.operation),
-        status: this.plan.doneStatus,
-      });
+      return;
     }
-    await this.checkpointStep('database_synced', PROGRESS.database_synced, 'Recording the result');
+    await this.context.store.updateDatabase(this.database._id, {
+      ...this.plan.databaseFields(this.operation),
+      status: this.plan.doneStatus,
+    });
   }
 
   private async deleteOpsRequest() {
@@ -648,20 +655,8 @@ class OperationRun {
         this.log.info({ opsRequest: name, phase: final.phase }, 'ops_request_left_running_ended');
         return false;
       }
-      const appliedAt = finishedAt(final) ?? new Date();
-      const newer = await this.context.store.newerAppliedOperation(
-        this.database._id,
-        this.plan.recordsSameAs,
-        appliedAt,
-        this.operation._id,
-      );
-      if (!newer) {
-        await this.context.store.updateDatabase(this.database._id, {
-          ...this.plan.databaseFields(this.operation),
-          status: this.plan.doneStatus,
-        });
-      }
-      this.log.info({ opsRequest: name, recorded: !newer }, 'ops_request_left_running_applied');
+      await this.recordResult(finishedAt(final) ?? new Date());
+      this.log.info({ opsRequest: name }, 'ops_request_left_running_applied');
       if (this.context.config.deleteFinishedOpsRequests) {
         await cluster.deleteOpsRequest(engine, namespace, name).catch(() => undefined);
       }
